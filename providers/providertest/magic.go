@@ -1,0 +1,35 @@
+// Package providertest is the conformance suite every provider adapter passes against its own
+// sandbox, and the conventions every sandbox follows so one suite can drive them all.
+//
+// Sandbox conventions (providers/<id>/sandbox):
+//
+//   - The sandbox is an http.Handler speaking the provider's documented API on its documented
+//     paths, mounted by Kassa under /sandbox/<id>; absolute links it returns are built from the
+//     request's host and its configured mount prefix.
+//   - Its hosted pay page has one <form method="post"> holding three buttons
+//     <button type="submit" name="action" value="pay|decline|cancel"> labelled Pay, Decline and
+//     Cancel; submitting it answers 303 to where the real provider would send the browser.
+//   - Outcomes and faults are chosen by magic amounts, in major units whatever the currency
+//     (the constants below), and every sandbox's README lists the ones it honours.
+package providertest
+
+// Magic amounts in major units. An order whose total is one of these behaves as described;
+// every other amount behaves normally.
+const (
+	// MagicDecline: paying succeeds on the page, but the payment is declined, as a card
+	// refused by the issuer would be.
+	MagicDecline = 402
+	// MagicCreateServerError: creating the order answers the provider's 5xx error.
+	MagicCreateServerError = 500
+	// MagicCreateRateLimited: creating the order answers 429.
+	MagicCreateRateLimited = 429
+	// MagicCreateSlow: creating the order answers only after the sandbox's configured slow
+	// delay, beyond the client's timeout in tests.
+	MagicCreateSlow = 504
+	// MagicFetchServerError: the order is created normally, but every status lookup of it
+	// answers the provider's 5xx error (the provider is down during verification).
+	MagicFetchServerError = 503
+	// MagicAuthorizeOnly: paying only authorizes; the order needs a capture. Sandboxes of
+	// providers without capture ignore it.
+	MagicAuthorizeOnly = 202
+)

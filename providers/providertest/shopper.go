@@ -1,0 +1,158 @@
+package providertest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"golang.org/x/net/html"
+
+	"github.com/kassa-pay/kassa/providers"
+)
+
+// Action is what a shopper does on a provider's page.
+type Action string
+
+// The three buttons of every sandbox pay page.
+const (
+	Pay     Action = "pay"
+	Decline Action = "decline"
+	Cancel  Action = "cancel"
+)
+
+// Shopper completes a provider session the way a person would, and returns the URL the provider
+// finally sends the browser to (nil for sessions completed off the browser, such as a push).
+type Shopper interface {
+	Complete(ctx context.Context, s providers.Session, a Action) (*url.URL, error)
+}
+
+// FormShopper drives a sandbox's hosted pay page over plain HTTP: it loads the session's
+// PayURL, finds the form holding the button for the action, submits it with the form's other
+// fields, and follows redirects while they stay on the sandbox's host and path prefix.
+type FormShopper struct {
+	// Client defaults to a client without redirect following.
+	Client *http.Client
+}
+
+// Complete implements Shopper.
+func (f FormShopper) Complete(ctx context.Context, s providers.Session, a Action) (*url.URL, error) {
+	if s.PayURL == "" {
+		return nil, fmt.Errorf("providertest: session %s has no pay URL", s.ProviderRef)
+	}
+	client := f.Client
+	if client == nil {
+		client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	page, err := url.Parse(s.PayURL)
+	if err != nil {
+		return nil, err
+	}
+	prefix := page.Scheme + "://" + page.Host
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, page.String(), nil)
+	for hops := 0; ; hops++ {
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		switch {
+		case resp.StatusCode >= 300 && resp.StatusCode < 400:
+			loc, err := req.URL.Parse(resp.Header.Get("Location"))
+			if err != nil {
+				return nil, err
+			}
+			if !strings.HasPrefix(loc.String(), prefix) || hops > 10 {
+				return loc, nil
+			}
+			req, _ = http.NewRequestWithContext(ctx, http.MethodGet, loc.String(), nil)
+		case resp.StatusCode == http.StatusOK && req.Method == http.MethodGet:
+			action, fields, err := findForm(body, string(a))
+			if err != nil {
+				return nil, fmt.Errorf("providertest: %s: %w", req.URL, err)
+			}
+			target, err := req.URL.Parse(action)
+			if err != nil {
+				return nil, err
+			}
+			req, _ = http.NewRequestWithContext(ctx, http.MethodPost, target.String(), strings.NewReader(fields.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		default:
+			return nil, fmt.Errorf("providertest: %s %s: HTTP %d: %.200s", req.Method, req.URL, resp.StatusCode, body)
+		}
+	}
+}
+
+// findForm returns the action and fields of the form containing <button name=action value=a>.
+func findForm(page []byte, a string) (string, url.Values, error) {
+	doc, err := html.Parse(strings.NewReader(string(page)))
+	if err != nil {
+		return "", nil, err
+	}
+	var found bool
+	var action string
+	var fields url.Values
+	var walk func(n *html.Node, form *html.Node)
+	walk = func(n *html.Node, form *html.Node) {
+		if found {
+			return
+		}
+		if n.Type == html.ElementNode && n.Data == "form" {
+			form = n
+		}
+		if n.Type == html.ElementNode && n.Data == "button" && attr(n, "name") == "action" && attr(n, "value") == a && form != nil {
+			found = true
+			action = attr(form, "action")
+			fields = url.Values{}
+			collectInputs(form, fields)
+			fields.Set("action", a)
+			return
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c, form)
+		}
+	}
+	walk(doc, nil)
+	if !found {
+		return "", nil, fmt.Errorf("no form with a %q button", a)
+	}
+	return action, fields, nil
+}
+
+func collectInputs(n *html.Node, v url.Values) {
+	if n.Type == html.ElementNode && n.Data == "input" && attr(n, "name") != "" {
+		switch attr(n, "type") {
+		case "checkbox", "radio":
+			if !hasAttr(n, "checked") {
+				break
+			}
+			fallthrough
+		default:
+			v.Add(attr(n, "name"), attr(n, "value"))
+		}
+	}
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		collectInputs(c, v)
+	}
+}
+
+func attr(n *html.Node, key string) string {
+	for _, a := range n.Attr {
+		if a.Key == key {
+			return a.Val
+		}
+	}
+	return ""
+}
+
+func hasAttr(n *html.Node, key string) bool {
+	for _, a := range n.Attr {
+		if a.Key == key {
+			return true
+		}
+	}
+	return false
+}
