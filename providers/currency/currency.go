@@ -109,12 +109,13 @@ func parseExp(s string, e int) (int64, error) {
 		frac = frac[:e]
 	}
 	frac += strings.Repeat("0", e-len(frac))
-	n, err := strconv.ParseInt(whole+frac, 10, 64)
+	sign := ""
+	if neg {
+		sign = "-" // parsed with the digits so that the most negative int64 fits
+	}
+	n, err := strconv.ParseInt(sign+whole+frac, 10, 64)
 	if err != nil {
 		return 0, fmt.Errorf("currency: %q: %w", orig, ErrInvalidAmount)
-	}
-	if neg {
-		n = -n
 	}
 	return n, nil
 }

@@ -1,0 +1,70 @@
+package checkout
+
+import (
+	"context"
+	"time"
+
+	"github.com/kassa-pay/kassa/providers"
+)
+
+// Store keeps payments, attempts, events, applications and tokens. The db package implements
+// it; tests may use it directly with a real SQLite file.
+type Store interface {
+	CreatePayment(ctx context.Context, p *Payment, ev Event) error
+	// FindPayment returns the payment with its attempts, newest first, or ErrNotFound.
+	FindPayment(ctx context.Context, id string) (*Payment, error)
+	CreateAttempt(ctx context.Context, a *Attempt, ev Event) error
+	FindAttempt(ctx context.Context, id string) (*Attempt, error)
+	FindAttemptByProviderRef(ctx context.Context, provider providers.ID, ref string) (*Attempt, error)
+	// Apply makes a Change in one transaction, or nothing with ErrConflict when a row is no
+	// longer in a state the change starts from.
+	Apply(ctx context.Context, c Change) error
+	// DueAttempts lists live attempts whose next check is due.
+	DueAttempts(ctx context.Context, now time.Time, limit int) ([]Attempt, error)
+	// ExpiredPayments lists open payments past their expiry.
+	ExpiredPayments(ctx context.Context, now time.Time, limit int) ([]string, error)
+	// StaleCreating lists attempts stuck in AttemptCreating since before.
+	StaleCreating(ctx context.Context, before time.Time, limit int) ([]Attempt, error)
+	Events(ctx context.Context, paymentID string) ([]Event, error)
+
+	CreateApp(ctx context.Context, a *App) error
+	FindApp(ctx context.Context, clientID string) (*App, error)
+	CreateToken(ctx context.Context, t *Token) error
+	// FindToken returns the token with id (its public half) or ErrNotFound.
+	FindToken(ctx context.Context, id string) (*Token, error)
+	TouchToken(ctx context.Context, id string, at time.Time) error
+	// Setting and PutSetting keep small pieces of instance state (cookie keys, the demo app).
+	Setting(ctx context.Context, key string) (string, error)
+	PutSettingIfAbsent(ctx context.Context, key, value string) (string, error)
+}
+
+// Change is a set of conditional updates applied atomically with their events.
+type Change struct {
+	Payment *PaymentChange
+	Attempt *AttemptChange
+	Events  []Event
+}
+
+// PaymentChange moves payment ID from one of From to To.
+type PaymentChange struct {
+	ID     string
+	From   []PaymentStatus
+	To     PaymentStatus
+	PaidAt time.Time // set with To == PaymentPaid
+	At     time.Time
+}
+
+// AttemptChange moves attempt ID from one of From to To (To may equal a From to only update
+// the other fields), setting the non-zero fields.
+type AttemptChange struct {
+	ID          string
+	From        []AttemptStatus
+	To          AttemptStatus
+	ProviderRef string
+	PayURL      string
+	Error       string
+	// Checks replaces the count of status checks; -1 leaves it.
+	Checks      int
+	NextCheckAt time.Time
+	At          time.Time
+}

@@ -1,0 +1,384 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/kassa-pay/kassa/checkout"
+	"github.com/kassa-pay/kassa/providers"
+)
+
+var _ checkout.Store = (*DB)(nil)
+
+// tx runs fn in a write transaction, committing when fn returns nil.
+func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func insertEvent(ctx context.Context, tx *sql.Tx, ev checkout.Event) error {
+	data, err := json.Marshal(ev.Data)
+	if err != nil {
+		return err
+	}
+	if ev.Data == nil {
+		data = []byte("{}")
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO events (payment_id, attempt_id, type, data, created_at) VALUES (?, ?, ?, ?, ?)`,
+		ev.PaymentID, ev.AttemptID, ev.Type, string(data), ms(ev.CreatedAt))
+	return err
+}
+
+// CreatePayment implements checkout.Store.
+func (db *DB) CreatePayment(ctx context.Context, p *checkout.Payment, ev checkout.Event) error {
+	lines, err := json.Marshal(lineItems(p.LineItems))
+	if err != nil {
+		return err
+	}
+	customer, _ := json.Marshal(p.Customer)
+	meta, _ := json.Marshal(p.Metadata)
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO payments (id, client_id, amount, currency, reference, reference_label,
+			line_items, success_url, cancel_url, customer, metadata, status, expires_at, paid_at, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			p.ID, p.ClientID, p.Amount, p.Currency, p.Reference, p.ReferenceLabel, string(lines), p.SuccessURL, p.CancelURL,
+			string(customer), string(meta), string(p.Status), ms(p.ExpiresAt), nullMS(p.PaidAt), ms(p.CreatedAt), ms(p.UpdatedAt))
+		if err != nil {
+			return fmt.Errorf("db: insert payment: %w", err)
+		}
+		return insertEvent(ctx, tx, ev)
+	})
+}
+
+// lineItem is the stored JSON shape of a checkout.LineItem.
+type lineItem struct {
+	Name       string `json:"name"`
+	Quantity   int64  `json:"quantity"`
+	UnitAmount int64  `json:"unitAmount"`
+}
+
+func lineItems(in []checkout.LineItem) []lineItem {
+	out := make([]lineItem, len(in))
+	for i, li := range in {
+		out[i] = lineItem(li)
+	}
+	return out
+}
+
+const paymentColumns = `id, client_id, amount, currency, reference, reference_label, line_items, success_url, cancel_url,
+	customer, metadata, status, expires_at, paid_at, created_at, updated_at`
+
+func scanPayment(row interface{ Scan(...any) error }) (*checkout.Payment, error) {
+	var p checkout.Payment
+	var lines, customer, meta, status string
+	var expires, created, updated int64
+	var paid sql.NullInt64
+	err := row.Scan(&p.ID, &p.ClientID, &p.Amount, &p.Currency, &p.Reference, &p.ReferenceLabel, &lines, &p.SuccessURL,
+		&p.CancelURL, &customer, &meta, &status, &expires, &paid, &created, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, checkout.ErrNotFound
+	} else if err != nil {
+		return nil, err
+	}
+	var li []lineItem
+	if err := json.Unmarshal([]byte(lines), &li); err != nil {
+		return nil, fmt.Errorf("db: payment %s line items: %w", p.ID, err)
+	}
+	for _, l := range li {
+		p.LineItems = append(p.LineItems, checkout.LineItem(l))
+	}
+	if err := json.Unmarshal([]byte(customer), &p.Customer); err != nil {
+		return nil, fmt.Errorf("db: payment %s customer: %w", p.ID, err)
+	}
+	if err := json.Unmarshal([]byte(meta), &p.Metadata); err != nil {
+		return nil, fmt.Errorf("db: payment %s metadata: %w", p.ID, err)
+	}
+	p.Status = checkout.PaymentStatus(status)
+	p.ExpiresAt, p.PaidAt, p.CreatedAt, p.UpdatedAt = fromMS(expires), fromNullMS(paid), fromMS(created), fromMS(updated)
+	return &p, nil
+}
+
+// FindPayment implements checkout.Store.
+func (db *DB) FindPayment(ctx context.Context, id string) (*checkout.Payment, error) {
+	p, err := scanPayment(db.read.QueryRowContext(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = ?`, id))
+	if err != nil {
+		return nil, err
+	}
+	p.Attempts, err = db.queryAttempts(ctx, `WHERE payment_id = ? ORDER BY created_at DESC, id DESC`, id)
+	return p, err
+}
+
+const attemptColumns = `id, payment_id, provider, method, status, provider_ref, pay_url, amount, currency, error, checks,
+	next_check_at, created_at, updated_at`
+
+func scanAttempt(row interface{ Scan(...any) error }) (*checkout.Attempt, error) {
+	var a checkout.Attempt
+	var provider, status string
+	var next sql.NullInt64
+	var created, updated int64
+	err := row.Scan(&a.ID, &a.PaymentID, &provider, &a.Method, &status, &a.ProviderRef, &a.PayURL, &a.Amount, &a.Currency,
+		&a.Error, &a.Checks, &next, &created, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, checkout.ErrNotFound
+	} else if err != nil {
+		return nil, err
+	}
+	a.Provider, a.Status = providers.ID(provider), checkout.AttemptStatus(status)
+	a.NextCheckAt, a.CreatedAt, a.UpdatedAt = fromNullMS(next), fromMS(created), fromMS(updated)
+	return &a, nil
+}
+
+func (db *DB) queryAttempts(ctx context.Context, where string, args ...any) ([]checkout.Attempt, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT `+attemptColumns+` FROM attempts `+where, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []checkout.Attempt
+	for rows.Next() {
+		a, err := scanAttempt(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *a)
+	}
+	return out, rows.Err()
+}
+
+// CreateAttempt implements checkout.Store.
+func (db *DB) CreateAttempt(ctx context.Context, a *checkout.Attempt, ev checkout.Event) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO attempts (`+attemptColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			a.ID, a.PaymentID, string(a.Provider), a.Method, string(a.Status), a.ProviderRef, a.PayURL, a.Amount, a.Currency,
+			a.Error, a.Checks, nullMS(a.NextCheckAt), ms(a.CreatedAt), ms(a.UpdatedAt))
+		if err != nil {
+			return fmt.Errorf("db: insert attempt: %w", err)
+		}
+		return insertEvent(ctx, tx, ev)
+	})
+}
+
+// FindAttempt implements checkout.Store.
+func (db *DB) FindAttempt(ctx context.Context, id string) (*checkout.Attempt, error) {
+	return scanAttempt(db.read.QueryRowContext(ctx, `SELECT `+attemptColumns+` FROM attempts WHERE id = ?`, id))
+}
+
+// FindAttemptByProviderRef implements checkout.Store.
+func (db *DB) FindAttemptByProviderRef(ctx context.Context, provider providers.ID, ref string) (*checkout.Attempt, error) {
+	return scanAttempt(db.read.QueryRowContext(ctx, `SELECT `+attemptColumns+` FROM attempts WHERE provider = ? AND provider_ref = ?
+		ORDER BY created_at DESC LIMIT 1`, string(provider), ref))
+}
+
+// placeholders returns "?, ?, ?" for n values.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// Apply implements checkout.Store: every update is conditional on the row's current status,
+// and a row not in a starting status rolls the whole change back.
+func (db *DB) Apply(ctx context.Context, c checkout.Change) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if pc := c.Payment; pc != nil {
+			args := []any{string(pc.To), nullMS(pc.PaidAt), ms(pc.At), pc.ID}
+			for _, f := range pc.From {
+				args = append(args, string(f))
+			}
+			res, err := tx.ExecContext(ctx, `UPDATE payments SET status = ?, paid_at = COALESCE(?, paid_at), updated_at = ?
+				WHERE id = ? AND status IN (`+placeholders(len(pc.From))+`)`, args...)
+			if err := affectedOne(res, err); err != nil {
+				return err
+			}
+		}
+		if ac := c.Attempt; ac != nil {
+			args := []any{string(ac.To), ac.ProviderRef, ac.PayURL, ac.Error, ac.Checks, ac.Checks, nullMS(ac.NextCheckAt), ms(ac.At), ac.ID}
+			for _, f := range ac.From {
+				args = append(args, string(f))
+			}
+			res, err := tx.ExecContext(ctx, `UPDATE attempts SET status = ?,
+				provider_ref = COALESCE(NULLIF(?, ''), provider_ref),
+				pay_url = COALESCE(NULLIF(?, ''), pay_url),
+				error = COALESCE(NULLIF(?, ''), error),
+				checks = CASE WHEN ? < 0 THEN checks ELSE ? END,
+				next_check_at = COALESCE(?, next_check_at),
+				updated_at = ?
+				WHERE id = ? AND status IN (`+placeholders(len(ac.From))+`)`, args...)
+			if err := affectedOne(res, err); err != nil {
+				return err
+			}
+		}
+		for _, ev := range c.Events {
+			if err := insertEvent(ctx, tx, ev); err != nil {
+				return fmt.Errorf("db: insert event: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+func affectedOne(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n != 1 {
+		return checkout.ErrConflict
+	}
+	return nil
+}
+
+// DueAttempts implements checkout.Store.
+func (db *DB) DueAttempts(ctx context.Context, now time.Time, limit int) ([]checkout.Attempt, error) {
+	return db.queryAttempts(ctx, `WHERE status IN (?, ?) AND next_check_at <= ? ORDER BY next_check_at LIMIT ?`,
+		string(checkout.AttemptPending), string(checkout.AttemptAuthorized), ms(now), limit)
+}
+
+// StaleCreating implements checkout.Store.
+func (db *DB) StaleCreating(ctx context.Context, before time.Time, limit int) ([]checkout.Attempt, error) {
+	return db.queryAttempts(ctx, `WHERE status = ? AND created_at < ? ORDER BY created_at LIMIT ?`,
+		string(checkout.AttemptCreating), ms(before), limit)
+}
+
+// ExpiredPayments implements checkout.Store.
+func (db *DB) ExpiredPayments(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT id FROM payments WHERE status = ? AND expires_at <= ? ORDER BY expires_at LIMIT ?`,
+		string(checkout.PaymentOpen), ms(now), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// Events implements checkout.Store.
+func (db *DB) Events(ctx context.Context, paymentID string) ([]checkout.Event, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT seq, payment_id, attempt_id, type, data, created_at FROM events
+		WHERE payment_id = ? ORDER BY seq`, paymentID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []checkout.Event
+	for rows.Next() {
+		var ev checkout.Event
+		var data string
+		var created int64
+		if err := rows.Scan(&ev.Seq, &ev.PaymentID, &ev.AttemptID, &ev.Type, &data, &created); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(data), &ev.Data); err != nil {
+			return nil, fmt.Errorf("db: event %d: %w", ev.Seq, err)
+		}
+		ev.CreatedAt = fromMS(created)
+		out = append(out, ev)
+	}
+	return out, rows.Err()
+}
+
+// CreateApp implements checkout.Store.
+func (db *DB) CreateApp(ctx context.Context, a *checkout.App) error {
+	_, err := db.write.ExecContext(ctx, `INSERT INTO apps (client_id, name, webhook_url, webhook_secret, created_at) VALUES (?, ?, ?, ?, ?)`,
+		a.ClientID, a.Name, a.WebhookURL, a.WebhookSecret.Reveal(), ms(a.CreatedAt))
+	return err
+}
+
+// FindApp implements checkout.Store.
+func (db *DB) FindApp(ctx context.Context, clientID string) (*checkout.App, error) {
+	var a checkout.App
+	var secret string
+	var created int64
+	err := db.read.QueryRowContext(ctx, `SELECT client_id, name, webhook_url, webhook_secret, created_at FROM apps WHERE client_id = ?`,
+		clientID).Scan(&a.ClientID, &a.Name, &a.WebhookURL, &secret, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, checkout.ErrNotFound
+	} else if err != nil {
+		return nil, err
+	}
+	a.WebhookSecret, a.CreatedAt = checkout.Secret(secret), fromMS(created)
+	return &a, nil
+}
+
+// CreateToken implements checkout.Store.
+func (db *DB) CreateToken(ctx context.Context, t *checkout.Token) error {
+	scopes := make([]string, len(t.Scopes))
+	for i, s := range t.Scopes {
+		scopes[i] = string(s)
+	}
+	_, err := db.write.ExecContext(ctx, `INSERT INTO client_tokens (id, client_id, secret_hash, scopes, label, expires_at, revoked_at,
+		last_used_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.ClientID, t.SecretHash, strings.Join(scopes, " "), t.Label, nullMS(t.ExpiresAt), nullMS(t.RevokedAt),
+		nullMS(t.LastUsedAt), ms(t.CreatedAt))
+	return err
+}
+
+// FindToken implements checkout.Store.
+func (db *DB) FindToken(ctx context.Context, id string) (*checkout.Token, error) {
+	var t checkout.Token
+	var scopes string
+	var expires, revoked, used sql.NullInt64
+	var created int64
+	err := db.read.QueryRowContext(ctx, `SELECT id, client_id, secret_hash, scopes, label, expires_at, revoked_at, last_used_at,
+		created_at FROM client_tokens WHERE id = ?`, id).Scan(&t.ID, &t.ClientID, &t.SecretHash, &scopes, &t.Label, &expires,
+		&revoked, &used, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, checkout.ErrNotFound
+	} else if err != nil {
+		return nil, err
+	}
+	for _, s := range strings.Fields(scopes) {
+		t.Scopes = append(t.Scopes, checkout.Scope(s))
+	}
+	t.ExpiresAt, t.RevokedAt, t.LastUsedAt, t.CreatedAt = fromNullMS(expires), fromNullMS(revoked), fromNullMS(used), fromMS(created)
+	return &t, nil
+}
+
+// TouchToken implements checkout.Store.
+func (db *DB) TouchToken(ctx context.Context, id string, at time.Time) error {
+	_, err := db.write.ExecContext(ctx, `UPDATE client_tokens SET last_used_at = ? WHERE id = ?`, ms(at), id)
+	return err
+}
+
+// Setting implements checkout.Store; a missing key is ErrNotFound.
+func (db *DB) Setting(ctx context.Context, key string) (string, error) {
+	var v string
+	err := db.read.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", checkout.ErrNotFound
+	}
+	return v, err
+}
+
+// PutSettingIfAbsent implements checkout.Store: it stores value unless key has one, and
+// returns the value that is stored, so concurrent first starts agree on one.
+func (db *DB) PutSettingIfAbsent(ctx context.Context, key, value string) (string, error) {
+	var stored string
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`, key, value); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&stored)
+	})
+	return stored, err
+}

@@ -1,0 +1,270 @@
+package handlers
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/kassa-pay/kassa/checkout"
+)
+
+const principalKey = "kassa.principal"
+
+// maxAPIBody bounds request bodies; larger ones get 413 before any parsing.
+const maxAPIBody = 64 << 10
+
+// authenticate resolves the bearer client token of every /api request.
+func (s *Server) authenticate(c *gin.Context) {
+	token, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+	if !ok {
+		c.Header("WWW-Authenticate", `Bearer realm="kassa"`)
+		s.apiError(c, checkout.Errorf(checkout.EUNAUTHORIZED, "Unauthenticated"))
+		return
+	}
+	p, err := s.Checkout.Authenticate(c.Request.Context(), strings.TrimSpace(token))
+	if err != nil {
+		c.Header("WWW-Authenticate", `Bearer realm="kassa", error="invalid_token"`)
+		s.apiError(c, err)
+		return
+	}
+	c.Set(principalKey, p)
+	c.Next()
+}
+
+func principal(c *gin.Context) checkout.Principal {
+	p, _ := c.Get(principalKey)
+	return p.(checkout.Principal)
+}
+
+// requireScope refuses tokens without scope.
+func (s *Server) requireScope(scope checkout.Scope) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if !principal(c).Can(scope) {
+			s.apiError(c, checkout.Errorf(checkout.EFORBIDDEN, "Insufficient permissions"))
+			return
+		}
+		c.Next()
+	}
+}
+
+// createPaymentRequest is the body of POST /api/payment/checkout. Amounts are json.Number so
+// that 10.5 is refused as a non-integer instead of silently truncated.
+type createPaymentRequest struct {
+	Amount         json.Number `json:"amount"`
+	CurrencyCode   string      `json:"currencyCode"`
+	Reference      string      `json:"reference"`
+	ReferenceLabel string      `json:"referenceLabel"`
+	ClientID       string      `json:"clientId"`
+	LineItems      []struct {
+		Name       string      `json:"name"`
+		Quantity   json.Number `json:"quantity"`
+		UnitAmount json.Number `json:"unitAmount"`
+	} `json:"lineItems"`
+	SuccessURL string            `json:"successUrl"`
+	CancelURL  string            `json:"cancelUrl"`
+	Customer   checkout.Customer `json:"customer"`
+	ExpiresAt  string            `json:"expiresAt"`
+	Metadata   map[string]string `json:"metadata"`
+}
+
+// readJSON decodes the request body into v, answering 413, 400 or 422 itself when it cannot.
+func (s *Server) readJSON(c *gin.Context, v any) bool {
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxAPIBody))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		c.AbortWithStatusJSON(http.StatusRequestEntityTooLarge, gin.H{"message": "Request body too large.", "code": "too_large"})
+		return false
+	} else if err != nil {
+		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"message": "Request body could not be read.", "code": "bad_request"})
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	err = dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("trailing data")
+	}
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return true
+	case errors.As(err, &typeErr) && typeErr.Field != "":
+		s.apiError(c, &checkout.Error{Code: checkout.EINVALID, Message: "The request has invalid fields.",
+			Fields: map[string]string{typeErr.Field: "must be a " + jsonKind(typeErr.Type.Kind().String())}})
+	default:
+		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"message": "Malformed JSON: " + err.Error(), "code": "bad_request"})
+	}
+	return false
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "string"
+	case "map", "struct":
+		return "JSON object"
+	case "slice":
+		return "JSON array"
+	}
+	return "number"
+}
+
+// intField parses a JSON integer, recording a field error when it is absent or fractional.
+func intField(n json.Number, field string, required bool, fields map[string]string) int64 {
+	if n == "" {
+		if required {
+			fields[field] = "is required"
+		}
+		return 0
+	}
+	v, err := strconv.ParseInt(n.String(), 10, 64)
+	if err != nil {
+		fields[field] = "must be a whole number of minor units (e.g. 10000 for 100.00)"
+	}
+	return v
+}
+
+// createPayment serves POST /api/payment/checkout.
+func (s *Server) createPayment(c *gin.Context) {
+	var req createPaymentRequest
+	if !s.readJSON(c, &req) {
+		return
+	}
+	pr := principal(c)
+	if req.ClientID != "" && req.ClientID != pr.ClientID {
+		s.apiError(c, checkout.Errorf(checkout.EFORBIDDEN, "Insufficient permissions"))
+		return
+	}
+	fields := map[string]string{}
+	n := checkout.NewPayment{
+		ClientID:       pr.ClientID,
+		Amount:         intField(req.Amount, "amount", true, fields),
+		Currency:       req.CurrencyCode,
+		Reference:      req.Reference,
+		ReferenceLabel: req.ReferenceLabel,
+		SuccessURL:     req.SuccessURL,
+		CancelURL:      req.CancelURL,
+		Customer:       req.Customer,
+		Metadata:       req.Metadata,
+	}
+	if req.ClientID == "" {
+		fields["clientId"] = "is required"
+	}
+	for i, li := range req.LineItems {
+		f := "lineItems[" + strconv.Itoa(i) + "]"
+		n.LineItems = append(n.LineItems, checkout.LineItem{
+			Name:       li.Name,
+			Quantity:   intField(li.Quantity, f+".quantity", true, fields),
+			UnitAmount: intField(li.UnitAmount, f+".unitAmount", true, fields),
+		})
+	}
+	if req.ExpiresAt != "" {
+		t, err := time.Parse(time.RFC3339, req.ExpiresAt)
+		if err != nil {
+			fields["expiresAt"] = "must be an RFC 3339 time such as 2026-01-02T15:04:05Z"
+		}
+		n.ExpiresAt = t
+	}
+	if len(fields) > 0 {
+		// Report the domain's findings too, so the merchant sees every problem at once;
+		// nothing is created.
+		var e *checkout.Error
+		if errors.As(s.Checkout.ValidatePayment(n), &e) {
+			for k, v := range e.Fields {
+				if _, ok := fields[k]; !ok {
+					fields[k] = v
+				}
+			}
+		}
+		s.apiError(c, &checkout.Error{Code: checkout.EINVALID, Message: "The request has invalid fields.", Fields: fields})
+		return
+	}
+	p, err := s.Checkout.CreatePayment(c.Request.Context(), n)
+	if err != nil {
+		s.apiError(c, err)
+		return
+	}
+	c.Header("Location", "/api/payment/"+p.ID)
+	c.JSON(http.StatusCreated, s.paymentJSON(p))
+}
+
+// getPayment serves GET /api/payment/:id. Another application's payment is answered exactly
+// like a missing one, so ids cannot be probed.
+func (s *Server) getPayment(c *gin.Context) {
+	p, err := s.Checkout.Payment(c.Request.Context(), c.Param("id"))
+	if err == nil && p.ClientID != principal(c).ClientID {
+		err = checkout.Errorf(checkout.ENOTFOUND, "No payment has id %q.", c.Param("id"))
+	}
+	if err != nil {
+		s.apiError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, s.paymentJSON(p))
+}
+
+type paymentResponse struct {
+	ID             string            `json:"id"`
+	Status         string            `json:"status"`
+	Amount         int64             `json:"amount"`
+	CurrencyCode   string            `json:"currencyCode"`
+	Reference      string            `json:"reference"`
+	ReferenceLabel string            `json:"referenceLabel"`
+	ClientID       string            `json:"clientId"`
+	CheckoutURL    string            `json:"checkoutUrl"`
+	LineItems      []lineItemJSON    `json:"lineItems"`
+	SuccessURL     string            `json:"successUrl,omitempty"`
+	CancelURL      string            `json:"cancelUrl,omitempty"`
+	Customer       checkout.Customer `json:"customer"`
+	Metadata       map[string]string `json:"metadata"`
+	ExpiresAt      time.Time         `json:"expiresAt"`
+	CreatedAt      time.Time         `json:"createdAt"`
+	PaidAt         *time.Time        `json:"paidAt"`
+	Attempts       []attemptJSON     `json:"attempts"`
+}
+
+type lineItemJSON struct {
+	Name       string `json:"name"`
+	Quantity   int64  `json:"quantity"`
+	UnitAmount int64  `json:"unitAmount"`
+}
+
+type attemptJSON struct {
+	ID                string    `json:"id"`
+	Provider          string    `json:"provider"`
+	Method            string    `json:"method,omitempty"`
+	ProviderReference string    `json:"providerReference"`
+	Status            string    `json:"status"`
+	CreatedAt         time.Time `json:"createdAt"`
+	UpdatedAt         time.Time `json:"updatedAt"`
+}
+
+func (s *Server) paymentJSON(p *checkout.Payment) paymentResponse {
+	r := paymentResponse{
+		ID: p.ID, Status: string(p.Status), Amount: p.Amount, CurrencyCode: p.Currency, Reference: p.Reference,
+		ReferenceLabel: p.ReferenceLabel, ClientID: p.ClientID, CheckoutURL: s.Checkout.URLs.Checkout(p.ID),
+		LineItems: []lineItemJSON{}, SuccessURL: p.SuccessURL, CancelURL: p.CancelURL, Customer: p.Customer,
+		Metadata: p.Metadata, ExpiresAt: p.ExpiresAt, CreatedAt: p.CreatedAt, Attempts: []attemptJSON{},
+	}
+	if r.Metadata == nil {
+		r.Metadata = map[string]string{}
+	}
+	if !p.PaidAt.IsZero() {
+		t := p.PaidAt
+		r.PaidAt = &t
+	}
+	for _, li := range p.LineItems {
+		r.LineItems = append(r.LineItems, lineItemJSON(li))
+	}
+	for _, a := range p.Attempts {
+		r.Attempts = append(r.Attempts, attemptJSON{ID: a.ID, Provider: string(a.Provider), Method: a.Method,
+			ProviderReference: a.ProviderRef, Status: string(a.Status), CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt})
+	}
+	return r
+}

@@ -1,0 +1,55 @@
+package handlers
+
+import (
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/kassa-pay/kassa/checkout"
+	"github.com/kassa-pay/kassa/providers"
+)
+
+// providerCallback serves POST /callbacks/:provider, where providers notify Kassa server to
+// server. The provider adapter authenticates the delivery its documented way; a verified
+// notification only makes Kassa fetch the order, exactly as a return does.
+func (s *Server) providerCallback(c *gin.Context) {
+	ctx := c.Request.Context()
+	id := providers.ID(c.Param("provider"))
+	pr, ok := s.Checkout.Providers.Get(id)
+	recv, canReceive := pr.(providers.CallbackReceiver)
+	if !ok || !canReceive {
+		c.AbortWithStatusJSON(http.StatusNotFound, gin.H{"message": "Unknown provider."})
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxAPIBody))
+	if err != nil {
+		c.AbortWithStatusJSON(http.StatusRequestEntityTooLarge, gin.H{"message": "Body too large."})
+		return
+	}
+	hint, err := recv.ReadCallback(ctx, c.Request.Header, body)
+	if err != nil {
+		s.log().WarnContext(ctx, "provider callback rejected", "provider", id, "err", err)
+		status := http.StatusBadRequest
+		if providers.Temporary(err) {
+			status = http.StatusServiceUnavailable // let the provider deliver it again
+		}
+		c.AbortWithStatusJSON(status, gin.H{"message": "Callback not accepted."})
+		return
+	}
+	a, err := s.Checkout.AttemptForCallback(ctx, id, hint)
+	if errors.Is(err, checkout.ErrNotFound) {
+		s.log().WarnContext(ctx, "provider callback for an unknown order", "provider", id, "ref", hint.ProviderRef)
+		c.JSON(http.StatusOK, gin.H{"received": true})
+		return
+	} else if err != nil {
+		s.apiError(c, err)
+		return
+	}
+	if _, err := s.Checkout.Verify(ctx, a.PaymentID, a.ID); err != nil {
+		s.apiError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"received": true})
+}

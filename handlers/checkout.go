@@ -1,0 +1,273 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/gorilla/csrf"
+
+	"github.com/kassa-pay/kassa/checkout"
+	"github.com/kassa-pay/kassa/providers"
+	"github.com/kassa-pay/kassa/views"
+)
+
+const flashKey = "flash"
+
+// showCheckout serves GET /checkout/:id: the choice of provider while the payment is open,
+// the thank-you page once it is paid, a friendly page otherwise.
+func (s *Server) showCheckout(c *gin.Context) {
+	p, err := s.Checkout.Payment(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		s.pageError(c, err)
+		return
+	}
+	if s.renderClosed(c, p) {
+		return
+	}
+	notice := s.takeFlash(c)
+	if notice.Text == "" {
+		notice = attemptNotice(s.Checkout, p)
+	}
+	s.renderCheckout(c, http.StatusOK, p, checkoutForm{}, notice, nil)
+}
+
+// renderClosed renders the page of a payment that can no longer be paid and reports whether
+// it did.
+func (s *Server) renderClosed(c *gin.Context, p *checkout.Payment) bool {
+	switch {
+	case p.Status == checkout.PaymentPaid || p.Status == checkout.PaymentRefunded || p.Status == checkout.PaymentPartiallyRefunded:
+		v := views.ThankYouView{Page: page("Thank you"), Amount: p.Money.String(), ReferenceLabel: p.ReferenceLabel,
+			SuccessURL: p.SuccessURL}
+		for _, a := range p.Attempts {
+			if a.Status == checkout.AttemptPaid {
+				v.Provider = s.providerName(a.Provider)
+				break
+			}
+		}
+		if !p.PaidAt.IsZero() {
+			v.PaidAt = p.PaidAt.Format("2 January 2006, 15:04 MST")
+		}
+		render(c, http.StatusOK, views.ThankYouPage(v))
+	case p.Status == checkout.PaymentCancelled:
+		s.closedPage(c, p, "This payment was cancelled", "The merchant cancelled this payment, so it can no longer be paid.")
+	case p.Status == checkout.PaymentExpired || s.Checkout.PastExpiry(p):
+		s.closedPage(c, p, "This payment has expired", "The time to pay this payment has run out. Ask the merchant for a new payment link.")
+	default:
+		return false
+	}
+	return true
+}
+
+func (s *Server) closedPage(c *gin.Context, p *checkout.Payment, heading, msg string) {
+	v := views.ErrorView{Page: page(heading), Heading: heading, Message: msg}
+	if p.CancelURL != "" {
+		v.LinkURL, v.LinkText = p.CancelURL, "Return to the merchant"
+	}
+	render(c, http.StatusGone, views.ErrorPage(v))
+}
+
+func (s *Server) providerName(id providers.ID) string {
+	if pr, ok := s.Checkout.Providers.Get(id); ok {
+		return pr.Name()
+	}
+	return string(id)
+}
+
+// attemptNotice tells the shopper what happened on their last trip to a provider, from the
+// attempt's verified status, so it survives a reload and cannot be forged by a query string.
+func attemptNotice(svc *checkout.Service, p *checkout.Payment) views.Notice {
+	a, ok := p.LatestAttempt()
+	if !ok {
+		return views.Notice{}
+	}
+	name := string(a.Provider)
+	if pr, ok := svc.Providers.Get(a.Provider); ok {
+		name = pr.Name()
+	}
+	again := " You can try again or choose another way to pay."
+	switch a.Status {
+	case checkout.AttemptDeclined:
+		return views.Notice{Kind: "error", Text: "Your payment with " + name + " was declined." + again}
+	case checkout.AttemptCancelled:
+		return views.Notice{Kind: "info", Text: "You cancelled the payment with " + name + "." + again}
+	case checkout.AttemptExpired:
+		return views.Notice{Kind: "info", Text: "The payment with " + name + " timed out." + again}
+	case checkout.AttemptFailed:
+		return views.Notice{Kind: "error", Text: name + " could not take this payment." + again}
+	}
+	return views.Notice{}
+}
+
+// checkoutForm is the checkout page's form as posted.
+type checkoutForm struct {
+	Provider string `form:"provider"`
+	Phone    string `form:"phone"`
+}
+
+func (f checkoutForm) choice() checkout.Choice {
+	id, method, _ := strings.Cut(f.Provider, ":")
+	return checkout.Choice{Provider: providers.ID(id), Method: method, Phone: strings.TrimSpace(f.Phone)}
+}
+
+func (s *Server) renderCheckout(c *gin.Context, status int, p *checkout.Payment, f checkoutForm, notice views.Notice, fields map[string]string) {
+	v := views.CheckoutView{
+		Page:           page("Pay " + p.Money.String()),
+		PaymentID:      p.ID,
+		Amount:         p.Money.String(),
+		ReferenceLabel: p.ReferenceLabel,
+		Notice:         notice,
+		FieldErrors:    fields,
+		CSRFField:      "csrf_token",
+		CSRFToken:      csrf.Token(c.Request),
+		Action:         "/checkout/" + p.ID,
+		CancelURL:      p.CancelURL,
+		Phone:          f.Phone,
+	}
+	for _, li := range p.LineItems {
+		v.Lines = append(v.Lines, views.LineView{Name: li.Name, Quantity: li.Quantity,
+			Total: checkout.Money{Amount: li.Quantity * li.UnitAmount, Currency: p.Currency}.String()})
+	}
+	for _, o := range s.Checkout.Options(c.Request.Context(), p) {
+		if len(o.Methods) == 0 {
+			v.Options = append(v.Options, views.OptionView{Value: string(o.Provider), Label: o.Name})
+			continue
+		}
+		for _, m := range o.Methods {
+			v.Options = append(v.Options, views.OptionView{Value: string(o.Provider) + ":" + m.ID, Label: o.Name,
+				Hint: m.Name, NeedsPhone: m.NeedsPhone})
+		}
+	}
+	for i := range v.Options {
+		v.Options[i].Checked = v.Options[i].Value == f.Provider
+	}
+	if len(v.Options) == 1 {
+		v.Options[0].Checked = true
+	}
+	render(c, status, views.CheckoutPage(v))
+}
+
+// choose serves POST /checkout/:id: it creates the attempt at the chosen provider and sends
+// the shopper there with a 303.
+func (s *Server) choose(c *gin.Context) {
+	ctx := c.Request.Context()
+	var f checkoutForm
+	if err := c.ShouldBind(&f); err != nil {
+		s.errorPage(c, http.StatusBadRequest, "This did not work", "The form could not be read. Please go back and try again.")
+		return
+	}
+	a, err := s.Checkout.StartAttempt(ctx, c.Param("id"), f.choice())
+	if err == nil {
+		if a.PayURL != "" {
+			c.Redirect(http.StatusSeeOther, a.PayURL)
+		} else {
+			c.Redirect(http.StatusSeeOther, "/checkout/"+a.PaymentID+"/attempts/"+a.ID)
+		}
+		return
+	}
+	code := checkout.ErrorCode(err)
+	if code == checkout.ECONFLICT {
+		c.Redirect(http.StatusSeeOther, "/checkout/"+c.Param("id"))
+		return
+	}
+	if code != checkout.EINVALID && code != checkout.EUNAVAILABLE {
+		s.pageError(c, err)
+		return
+	}
+	p, perr := s.Checkout.Payment(ctx, c.Param("id"))
+	if perr != nil {
+		s.pageError(c, perr)
+		return
+	}
+	var e *checkout.Error
+	errors.As(err, &e)
+	s.renderCheckout(c, httpStatus(code), p, f, views.Notice{Kind: "error", Text: e.Message}, e.Fields)
+}
+
+// providerReturn serves GET /checkout/:id/return/:attempt, where providers send the shopper
+// back. Its query string is only a hint: the provider's API is asked before anything else,
+// and the shopper is redirected to the page matching the verified state.
+func (s *Server) providerReturn(c *gin.Context) {
+	ctx := c.Request.Context()
+	paymentID, attemptID := c.Param("id"), c.Param("attempt")
+	v, err := s.Checkout.Verify(ctx, paymentID, attemptID)
+	if err != nil {
+		s.pageError(c, err)
+		return
+	}
+	checkoutURL := "/checkout/" + paymentID
+	switch {
+	case v.Payment.Status != checkout.PaymentOpen:
+		c.Redirect(http.StatusSeeOther, checkoutURL)
+	case !v.Attempt.Status.Live() && v.Err == nil:
+		c.Redirect(http.StatusSeeOther, checkoutURL)
+	case c.Query("outcome") == "cancel" && v.Err == nil:
+		// The provider sent the shopper to the cancel URL but has not closed its order:
+		// keep watching it, and let the shopper choose again.
+		name := s.providerName(v.Attempt.Provider)
+		s.setFlash(c, views.Notice{Kind: "info", Text: "The payment with " + name + " was cancelled or not completed. You can try again or choose another way to pay."})
+		c.Redirect(http.StatusSeeOther, checkoutURL)
+	default:
+		c.Redirect(http.StatusSeeOther, checkoutURL+"/attempts/"+attemptID)
+	}
+}
+
+// attemptStatus serves GET /checkout/:id/attempts/:attempt: "confirming your payment" while
+// the provider has no final answer. The page reloads itself and each load asks the provider.
+func (s *Server) attemptStatus(c *gin.Context) {
+	ctx := c.Request.Context()
+	paymentID := c.Param("id")
+	v, err := s.Checkout.Verify(ctx, paymentID, c.Param("attempt"))
+	if err != nil {
+		s.pageError(c, err)
+		return
+	}
+	if v.Payment.Status != checkout.PaymentOpen || !v.Attempt.Status.Live() {
+		c.Redirect(http.StatusSeeOther, "/checkout/"+paymentID)
+		return
+	}
+	pg := page("Confirming your payment")
+	pg.Refresh = 3
+	render(c, http.StatusOK, views.PendingPage(views.PendingView{
+		Page:           pg,
+		Amount:         v.Payment.Money.String(),
+		ReferenceLabel: v.Payment.ReferenceLabel,
+		Provider:       s.providerName(v.Attempt.Provider),
+		Push:           v.Attempt.PayURL == "",
+		Problem:        v.Err != nil,
+		CheckURL:       c.Request.URL.Path,
+		BackURL:        "/checkout/" + paymentID,
+	}))
+}
+
+func (s *Server) setFlash(c *gin.Context, n views.Notice) {
+	sess, err := s.Sessions.Get(c.Request, "kassa_session")
+	if err != nil {
+		s.log().WarnContext(c.Request.Context(), "session unavailable", "err", err)
+		return
+	}
+	sess.AddFlash(n.Kind+"|"+n.Text, flashKey)
+	if err := sess.Save(c.Request, c.Writer); err != nil {
+		s.log().WarnContext(c.Request.Context(), "session not saved", "err", err)
+	}
+}
+
+func (s *Server) takeFlash(c *gin.Context) views.Notice {
+	if _, err := c.Request.Cookie("kassa_session"); err != nil {
+		return views.Notice{} // no session: do not create one just to look
+	}
+	sess, err := s.Sessions.Get(c.Request, "kassa_session")
+	if err != nil {
+		return views.Notice{}
+	}
+	flashes := sess.Flashes(flashKey)
+	if len(flashes) == 0 {
+		return views.Notice{}
+	}
+	if err := sess.Save(c.Request, c.Writer); err != nil {
+		s.log().WarnContext(c.Request.Context(), "session not saved", "err", err)
+	}
+	kind, text, _ := strings.Cut(flashes[len(flashes)-1].(string), "|")
+	return views.Notice{Kind: kind, Text: text}
+}

@@ -1,0 +1,387 @@
+// Command kassa is a self-hosted hosted checkout: one binary that serves the checkout pages,
+// the merchant API and (in sandbox mode) a simulator of every payment provider.
+//
+//	kassa serve     [--addr :8080] [--db sqlite:kassa.db] [--base-url URL] [--sandbox=true]
+//	kassa migrate   [--db ...]
+//	kassa apps create --name NAME [--webhook-url URL]
+//	kassa tokens create --client-id ID --scope SCOPE [--scope ...] [--label L] [--expires RFC3339]
+//	kassa sandbox credentials
+//
+// Every flag has an environment variable (KASSA_ADDR, KASSA_DATABASE_URL, KASSA_BASE_URL,
+// KASSA_SANDBOX); where both are given, the environment wins.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gorilla/sessions"
+
+	"github.com/kassa-pay/kassa/checkout"
+	"github.com/kassa-pay/kassa/db"
+	"github.com/kassa-pay/kassa/handlers"
+	"github.com/kassa-pay/kassa/providers"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "kassa:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: kassa <command> [flags]
+
+commands:
+  serve                 start the checkout server
+  migrate               apply database migrations and exit
+  apps create           create a payment application
+  tokens create         create a client token for an application
+  sandbox credentials   print the credentials the provider sandboxes accept`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New(usage)
+	}
+	cmd, rest := args[0], args[1:]
+	if (cmd == "apps" || cmd == "tokens" || cmd == "sandbox") && len(rest) > 0 {
+		cmd, rest = cmd+" "+rest[0], rest[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, rest, stdout, stderr)
+	case "migrate":
+		return migrate(ctx, rest, stdout)
+	case "apps create":
+		return appsCreate(ctx, rest, stdout)
+	case "tokens create":
+		return tokensCreate(ctx, rest, stdout)
+	case "sandbox credentials":
+		return sandboxCredentials(stdout)
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+}
+
+// commonFlags are the flags every subcommand takes.
+type commonFlags struct {
+	db string
+}
+
+func (c *commonFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.db, "db", "sqlite:kassa.db", "database URL (env KASSA_DATABASE_URL)")
+}
+
+// parse parses args, then lets the environment override what it names.
+func parse(fs *flag.FlagSet, args []string, env map[string]string) error {
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%s: %w", fs.Name(), err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	}
+	for name, key := range env {
+		if v, ok := os.LookupEnv(key); ok {
+			if err := fs.Set(name, v); err != nil {
+				return fmt.Errorf("%s: %s=%q: %w", fs.Name(), key, v, err)
+			}
+		}
+	}
+	return nil
+}
+
+func openDB(ctx context.Context, url string) (*db.DB, error) {
+	return db.Open(ctx, url)
+}
+
+func migrate(ctx context.Context, args []string, stdout io.Writer) error {
+	var c commonFlags
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	c.register(fs)
+	if err := parse(fs, args, map[string]string{"db": "KASSA_DATABASE_URL"}); err != nil {
+		return err
+	}
+	d, err := openDB(ctx, c.db)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	fmt.Fprintln(stdout, "migrations applied")
+	return nil
+}
+
+func appsCreate(ctx context.Context, args []string, stdout io.Writer) error {
+	var c commonFlags
+	var name, webhook string
+	fs := flag.NewFlagSet("apps create", flag.ContinueOnError)
+	c.register(fs)
+	fs.StringVar(&name, "name", "", "application name (required)")
+	fs.StringVar(&webhook, "webhook-url", "", "URL that receives signed webhooks")
+	if err := parse(fs, args, map[string]string{"db": "KASSA_DATABASE_URL"}); err != nil {
+		return err
+	}
+	d, err := openDB(ctx, c.db)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	svc := &checkout.Service{Store: d}
+	a, err := svc.NewApp(ctx, name, webhook)
+	if err != nil {
+		return cliError(err)
+	}
+	return json.NewEncoder(stdout).Encode(map[string]string{
+		"clientId": a.ClientID, "name": a.Name, "webhookUrl": a.WebhookURL, "webhookSecret": a.WebhookSecret.Reveal(),
+	})
+}
+
+// multiFlag collects a repeated flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+func tokensCreate(ctx context.Context, args []string, stdout io.Writer) error {
+	var c commonFlags
+	var clientID, label, expires string
+	var scopes multiFlag
+	fs := flag.NewFlagSet("tokens create", flag.ContinueOnError)
+	c.register(fs)
+	fs.StringVar(&clientID, "client-id", "", "the application's Client ID (required)")
+	fs.Var(&scopes, "scope", "a scope: payments.create, payments.get, payments.user-instructions.get or * (repeatable)")
+	fs.StringVar(&label, "label", "", "a label to recognise the token by")
+	fs.StringVar(&expires, "expires", "", "expiry time, RFC 3339")
+	if err := parse(fs, args, map[string]string{"db": "KASSA_DATABASE_URL"}); err != nil {
+		return err
+	}
+	var exp time.Time
+	if expires != "" {
+		t, err := time.Parse(time.RFC3339, expires)
+		if err != nil {
+			return fmt.Errorf("tokens create: --expires must be RFC 3339, e.g. 2027-01-02T15:04:05Z")
+		}
+		exp = t
+	}
+	d, err := openDB(ctx, c.db)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	svc := &checkout.Service{Store: d}
+	var sc []checkout.Scope
+	for _, s := range scopes {
+		sc = append(sc, checkout.Scope(s))
+	}
+	tok, _, err := svc.NewToken(ctx, clientID, sc, label, exp)
+	if err != nil {
+		return cliError(err)
+	}
+	_, err = fmt.Fprintln(stdout, tok.Reveal())
+	return err
+}
+
+// cliError spells out a domain error's field messages for the terminal.
+func cliError(err error) error {
+	var e *checkout.Error
+	if !errors.As(err, &e) || len(e.Fields) == 0 {
+		return err
+	}
+	var parts []string
+	for f, m := range e.Fields {
+		parts = append(parts, f+" "+m)
+	}
+	return fmt.Errorf("%s (%s)", e.Message, strings.Join(parts, "; "))
+}
+
+func sandboxCredentials(stdout io.Writer) error {
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(sandboxCredentialSet())
+}
+
+// serveFlags are serve's settings.
+type serveFlags struct {
+	commonFlags
+	addr      string
+	baseURL   string
+	sandbox   bool
+	reconcile time.Duration
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var f serveFlags
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	f.register(fs)
+	fs.StringVar(&f.addr, "addr", ":8080", "listen address (env KASSA_ADDR)")
+	fs.StringVar(&f.baseURL, "base-url", "", "public base URL, used in return URLs (env KASSA_BASE_URL; default from --addr)")
+	fs.BoolVar(&f.sandbox, "sandbox", true, "mount the provider sandboxes and use them (env KASSA_SANDBOX)")
+	fs.DurationVar(&f.reconcile, "reconcile-every", 2*time.Second, "how often the background job checks pending payments (env KASSA_RECONCILE_EVERY)")
+	if err := parse(fs, args, map[string]string{"db": "KASSA_DATABASE_URL", "addr": "KASSA_ADDR", "base-url": "KASSA_BASE_URL",
+		"sandbox": "KASSA_SANDBOX", "reconcile-every": "KASSA_RECONCILE_EVERY"}); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if os.Getenv("KASSA_LOG_FORMAT") == "json" {
+		log = slog.New(slog.NewJSONHandler(stderr, nil))
+	}
+	slog.SetDefault(log)
+
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	base, err := publicURL(f.baseURL, ln.Addr().(*net.TCPAddr), f.addr)
+	if err != nil {
+		return err
+	}
+
+	d, err := openDB(ctx, f.db)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	keys, err := instanceKeys(ctx, d)
+	if err != nil {
+		return err
+	}
+
+	wiring, err := wireProviders(base, f.sandbox, log)
+	if err != nil {
+		return err
+	}
+	svc := &checkout.Service{Store: d, Providers: providers.NewRegistry(wiring.providers...),
+		URLs: checkout.URLs{Base: strings.TrimSuffix(base.String(), "/")}, Log: log}
+	demo, err := demoApp(ctx, d, svc)
+	if err != nil {
+		return err
+	}
+	srv := &handlers.Server{
+		Checkout: svc,
+		Sessions: d.NewSessionStore(keys.session, sessions.Options{Path: "/", MaxAge: 86400, HttpOnly: true,
+			Secure: base.Scheme == "https", SameSite: http.SameSiteLaxMode}),
+		CSRFKey:      keys.csrf,
+		BaseURL:      base,
+		Mounts:       wiring.mounts,
+		DemoClientID: demo,
+		Log:          log,
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go svc.Run(ctx, f.reconcile)
+	go cleanSessions(ctx, d, log)
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	fmt.Fprintf(stdout, "Kassa is listening on %s\n", base)
+	fmt.Fprintf(stdout, "  demo store:    %s/\n", base)
+	fmt.Fprintf(stdout, "  merchant API:  %s/api/payment/checkout\n", base)
+	if f.sandbox {
+		fmt.Fprintf(stdout, "  sandboxes:     %s/sandbox/<provider>/ (credentials: kassa sandbox credentials)\n", base)
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return hs.Shutdown(shutdown)
+}
+
+// publicURL is --base-url, or http://<listen host>:<port> with localhost for a wildcard host.
+func publicURL(flagValue string, addr *net.TCPAddr, listen string) (*url.URL, error) {
+	if flagValue != "" {
+		u, err := url.Parse(strings.TrimSuffix(flagValue, "/"))
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("--base-url %q must be an absolute http(s) URL", flagValue)
+		}
+		return u, nil
+	}
+	host, _, _ := net.SplitHostPort(listen)
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return &url.URL{Scheme: "http", Host: net.JoinHostPort(host, strconv.Itoa(addr.Port))}, nil
+}
+
+type keys struct{ session, csrf []byte }
+
+// instanceKeys returns the cookie-signing keys, made once per database so that sessions and
+// forms survive restarts and are shared by every instance on the same database.
+func instanceKeys(ctx context.Context, d *db.DB) (keys, error) {
+	get := func(name string) ([]byte, error) {
+		b := make([]byte, 32)
+		rand.Read(b)
+		v, err := d.PutSettingIfAbsent(ctx, name, hex.EncodeToString(b))
+		if err != nil {
+			return nil, fmt.Errorf("instance key %s: %w", name, err)
+		}
+		return hex.DecodeString(v)
+	}
+	var k keys
+	var err error
+	if k.session, err = get("session_key"); err != nil {
+		return k, err
+	}
+	k.csrf, err = get("csrf_key")
+	return k, err
+}
+
+// demoApp returns the demo store's application, creating it on first start.
+func demoApp(ctx context.Context, d *db.DB, svc *checkout.Service) (string, error) {
+	if id, err := d.Setting(ctx, "demo_client_id"); err == nil {
+		return id, nil
+	} else if !errors.Is(err, checkout.ErrNotFound) {
+		return "", err
+	}
+	a, err := svc.NewApp(ctx, "Demo store", "")
+	if err != nil {
+		return "", err
+	}
+	return d.PutSettingIfAbsent(ctx, "demo_client_id", a.ClientID)
+}
+
+func cleanSessions(ctx context.Context, d *db.DB, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := d.DeleteExpiredSessions(ctx); err != nil {
+				log.Error("session cleanup", "err", err)
+			} else if n > 0 {
+				log.Info("expired sessions removed", "count", n)
+			}
+		}
+	}
+}

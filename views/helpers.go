@@ -1,0 +1,26 @@
+// Package views holds Kassa's templ components: one file per page, each taking a view model
+// shaped like its screen rather than database rows.
+package views
+
+import "strconv"
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// noticeRole makes errors interrupt a screen reader and other notices wait their turn.
+func noticeRole(n Notice) string {
+	if n.Kind == "error" {
+		return "alert"
+	}
+	return "status"
+}
+
+func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
+
+func hasPhoneOption(os []OptionView) bool {
+	for _, o := range os {
+		if o.NeedsPhone {
+			return true
+		}
+	}
+	return false
+}
