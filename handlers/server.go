@@ -48,7 +48,9 @@ func (s *Server) Handler() http.Handler {
 	r.HandleMethodNotAllowed = true
 	r.Use(s.requestID, s.logRequests, s.recoverPanics, securityHeaders)
 	r.NoRoute(s.notFound)
-	r.NoMethod(func(c *gin.Context) { s.errorPage(c, http.StatusMethodNotAllowed, "Not allowed", "This page cannot be used that way.") })
+	r.NoMethod(func(c *gin.Context) {
+		s.errorPage(c, http.StatusMethodNotAllowed, "Not allowed", "This page cannot be used that way.")
+	})
 
 	r.GET("/healthz", s.health)
 	r.GET("/static/*file", s.staticFile)
