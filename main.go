@@ -269,6 +269,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	defer func() {
+		for _, c := range wiring.closers {
+			c()
+		}
+	}()
 	svc := &checkout.Service{Store: d, Providers: providers.NewRegistry(wiring.providers...),
 		URLs: checkout.URLs{Base: strings.TrimSuffix(base.String(), "/")}, Log: log}
 	demo, err := demoApp(ctx, d, svc)

@@ -365,9 +365,20 @@ func (s *Service) checkMethod(ctx context.Context, pr providers.Provider, cur st
 		if m.ID != c.Method {
 			continue
 		}
-		if m.NeedsPhone && strings.TrimSpace(c.Phone) == "" {
+		if !m.NeedsPhone {
+			c.Phone = ""
+			return nil
+		}
+		if strings.TrimSpace(c.Phone) == "" {
 			return &Error{Code: EINVALID, Message: "Enter the phone number to send the payment request to.",
 				Fields: map[string]string{"phone": "is required for " + m.Name}}
+		}
+		if pc, ok := pr.(providers.PhoneChecker); ok {
+			phone, err := pc.CheckPhone(m.ID, c.Phone)
+			if err != nil {
+				return &Error{Code: EINVALID, Message: "Check the phone number.", Fields: map[string]string{"phone": err.Error()}}
+			}
+			c.Phone = phone
 		}
 		return nil
 	}

@@ -346,6 +346,9 @@ type journey struct {
 
 var journeys = []journey{
 	{Name: "Onecheckout", Currency: "USD", Amount: 6197},
+	{Name: "EnKash", Currency: "INR", Amount: 199907},
+	{Name: "KS Pay", Currency: "INR", Amount: 34567},
+	{Name: "OneKhusa", Currency: "MWK", Amount: 4500000},
 }
 
 func TestPay(t *testing.T) {
@@ -507,4 +510,68 @@ func completeOverHTTP(t *testing.T, payPage, action string) string {
 		t.Fatal(err)
 	}
 	return back.String()
+}
+
+// TestMobileMoneyPush pays with OneKhusa's push: the shopper types their phone number, Kassa
+// shows a page that refreshes itself, and the payment is final once the simulated phone
+// answers the prompt.
+func TestMobileMoneyPush(t *testing.T) {
+	for _, tc := range []struct {
+		answer string // the simulated phone's button
+		method string
+		phone  string
+		want   string // heading or notice after the answer
+	}{
+		{"Approve", "Airtel Money", "0991 234 567", "Thank you"},
+		{"Decline", "TNM Mpamba", "+265 888 123 456", "declined"},
+	} {
+		t.Run(tc.answer, func(t *testing.T) {
+			k := start(t)
+			p := k.createPayment(t, 4500000, "MWK")
+			ctx := tab(t)
+			do(t, ctx, chromedp.Navigate(p.CheckoutURL),
+				chromedp.WaitVisible(chromedp.CSS("h1")),
+				chromedp.Click(`//label[normalize-space(text())='OneKhusa']`))
+			sel := `//label[normalize-space(.)='OneKhusa payment method']`
+			id := get(t, ctx, chromedp.AttributeValue(sel, "for")).Value
+			do(t, ctx,
+				chromedp.SetValue(chromedp.ID(id), map[string]string{"Airtel Money": "airtel", "TNM Mpamba": "mpamba"}[tc.method]),
+				chromedp.SendKeys(chromedp.ID("phone"), "12345"),
+				chromedp.Click(`//button[starts-with(normalize-space(.), 'Pay')]`))
+			// A number that is not Malawian is refused on the page, and nothing is pushed.
+			waitHeading(t, ctx, "Pay MWK")
+			if page := bodyText(ctx, t); !strings.Contains(page, "Malawian mobile number") {
+				t.Fatalf("no phone error on the page:\n%s", page)
+			}
+			if got := k.payment(t, p.ID); len(got.Attempts) != 0 {
+				t.Fatalf("an invalid phone created attempts: %+v", got.Attempts)
+			}
+			do(t, ctx,
+				chromedp.Click(`//label[normalize-space(text())='OneKhusa']`),
+				chromedp.SetValue(chromedp.ID(id), map[string]string{"Airtel Money": "airtel", "TNM Mpamba": "mpamba"}[tc.method]),
+				chromedp.Clear(chromedp.ID("phone")),
+				chromedp.SendKeys(chromedp.ID("phone"), tc.phone),
+				chromedp.Click(`//button[starts-with(normalize-space(.), 'Pay')]`))
+			waitHeading(t, ctx, "Confirm the payment on your phone")
+
+			phone := tab(t)
+			do(t, phone, chromedp.Navigate(k.URL+"/sandbox/onekhusa/phone"), pressOnProvider(tc.answer))
+
+			// The waiting page refreshes itself (no JavaScript) until the answer is final.
+			if tc.want == "Thank you" {
+				waitHeading(t, ctx, "Thank you")
+				if got := k.payment(t, p.ID); got.Status != "paid" {
+					t.Fatalf("payment %s after the phone approved", got.Status)
+				}
+				return
+			}
+			waitHeading(t, ctx, "Pay MWK")
+			if page := bodyText(ctx, t); !strings.Contains(page, tc.want) {
+				t.Fatalf("no notice containing %q:\n%s", tc.want, page)
+			}
+			if got := k.payment(t, p.ID); got.Status != "open" {
+				t.Fatalf("payment %s after the phone declined", got.Status)
+			}
+		})
+	}
 }

@@ -100,15 +100,21 @@ func attemptNotice(svc *checkout.Service, p *checkout.Payment) views.Notice {
 	return views.Notice{}
 }
 
-// checkoutForm is the checkout page's form as posted.
+// checkoutForm is the checkout page's form as posted: the provider's radio, the method
+// select of that provider (named "method.<provider>"), and the phone for push methods.
 type checkoutForm struct {
-	Provider string `form:"provider"`
-	Phone    string `form:"phone"`
+	Provider string
+	Method   string
+	Phone    string
+}
+
+func readCheckoutForm(c *gin.Context) checkoutForm {
+	p := c.PostForm("provider")
+	return checkoutForm{Provider: p, Method: c.PostForm("method." + p), Phone: strings.TrimSpace(c.PostForm("phone"))}
 }
 
 func (f checkoutForm) choice() checkout.Choice {
-	id, method, _ := strings.Cut(f.Provider, ":")
-	return checkout.Choice{Provider: providers.ID(id), Method: method, Phone: strings.TrimSpace(f.Phone)}
+	return checkout.Choice{Provider: providers.ID(f.Provider), Method: f.Method, Phone: f.Phone}
 }
 
 func (s *Server) renderCheckout(c *gin.Context, status int, p *checkout.Payment, f checkoutForm, notice views.Notice, fields map[string]string) {
@@ -130,17 +136,12 @@ func (s *Server) renderCheckout(c *gin.Context, status int, p *checkout.Payment,
 			Total: checkout.Money{Amount: li.Quantity * li.UnitAmount, Currency: p.Currency}.String()})
 	}
 	for _, o := range s.Checkout.Options(c.Request.Context(), p) {
-		if len(o.Methods) == 0 {
-			v.Options = append(v.Options, views.OptionView{Value: string(o.Provider), Label: o.Name})
-			continue
-		}
+		ov := views.OptionView{Provider: string(o.Provider), Label: o.Name, Checked: string(o.Provider) == f.Provider}
 		for _, m := range o.Methods {
-			v.Options = append(v.Options, views.OptionView{Value: string(o.Provider) + ":" + m.ID, Label: o.Name,
-				Hint: m.Name, NeedsPhone: m.NeedsPhone})
+			ov.Methods = append(ov.Methods, views.MethodView{ID: m.ID, Name: m.Name, NeedsPhone: m.NeedsPhone,
+				Selected: ov.Checked && m.ID == f.Method})
 		}
-	}
-	for i := range v.Options {
-		v.Options[i].Checked = v.Options[i].Value == f.Provider
+		v.Options = append(v.Options, ov)
 	}
 	if len(v.Options) == 1 {
 		v.Options[0].Checked = true
@@ -152,11 +153,7 @@ func (s *Server) renderCheckout(c *gin.Context, status int, p *checkout.Payment,
 // the shopper there with a 303.
 func (s *Server) choose(c *gin.Context) {
 	ctx := c.Request.Context()
-	var f checkoutForm
-	if err := c.ShouldBind(&f); err != nil {
-		s.errorPage(c, http.StatusBadRequest, "This did not work", "The form could not be read. Please go back and try again.")
-		return
-	}
+	f := readCheckoutForm(c)
 	a, err := s.Checkout.StartAttempt(ctx, c.Param("id"), f.choice())
 	if err == nil {
 		if a.PayURL != "" {

@@ -210,3 +210,10 @@ type CallbackHint struct {
 type CallbackReceiver interface {
 	ReadCallback(ctx context.Context, header http.Header, body []byte) (CallbackHint, error)
 }
+
+// PhoneChecker is implemented by providers with push methods. CheckPhone validates the number a
+// shopper typed for method and returns it normalised, or an error whose text the shopper can
+// read, before any order is created.
+type PhoneChecker interface {
+	CheckPhone(method, phone string) (string, error)
+}

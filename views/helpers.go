@@ -18,8 +18,10 @@ func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
 
 func hasPhoneOption(os []OptionView) bool {
 	for _, o := range os {
-		if o.NeedsPhone {
-			return true
+		for _, m := range o.Methods {
+			if m.NeedsPhone {
+				return true
+			}
 		}
 	}
 	return false

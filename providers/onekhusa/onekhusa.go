@@ -366,3 +366,19 @@ func ParseCallback(body []byte) (providers.CallbackHint, error) {
 	}
 	return h, nil
 }
+
+var _ providers.PhoneChecker = (*Provider)(nil)
+
+// CheckPhone implements providers.PhoneChecker: the number must be a Malawian mobile number on
+// the network of the chosen method.
+func (p *Provider) CheckPhone(method, phone string) (string, error) {
+	local, network, err := NormalizeMSISDN(phone)
+	if err != nil {
+		return "", fmt.Errorf("must be a Malawian mobile number such as 0991 234 567")
+	}
+	if network != method {
+		name := map[string]string{MethodAirtel: "Airtel Money", MethodMpamba: "TNM Mpamba"}[method]
+		return "", fmt.Errorf("is not on %s", name)
+	}
+	return local, nil
+}

@@ -1,0 +1,168 @@
+package db
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/sessions"
+
+	"github.com/kassa-pay/kassa/checkout"
+)
+
+func open(t *testing.T) (*DB, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "kassa test.db") // a space, to prove paths are escaped
+	d, err := Open(context.Background(), "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d, path
+}
+
+func TestMigrationsRunOnce(t *testing.T) {
+	d, path := open(t)
+	d.Close()
+	d2, err := Open(context.Background(), "sqlite://"+path)
+	if err != nil {
+		t.Fatalf("reopening an up-to-date database: %v", err)
+	}
+	defer d2.Close()
+	var n int
+	if err := d2.read.QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("%d recorded migrations, %v", n, err)
+	}
+	var mode string
+	d2.write.QueryRow(`PRAGMA journal_mode`).Scan(&mode)
+	var fk int
+	d2.write.QueryRow(`PRAGMA foreign_keys`).Scan(&fk)
+	if mode != "wal" || fk != 1 {
+		t.Fatalf("journal_mode %q, foreign_keys %d", mode, fk)
+	}
+}
+
+func TestOpenRefusesOtherDatabases(t *testing.T) {
+	for _, u := range []string{"postgres://localhost/kassa", "mysql://x", "sqlite:"} {
+		if _, err := Open(context.Background(), u); err == nil {
+			t.Errorf("Open(%q) succeeded", u)
+		}
+	}
+}
+
+func seed(t *testing.T, d *DB) *checkout.Payment {
+	t.Helper()
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	app := &checkout.App{ClientID: strings.Repeat("a", 32), Name: "Shop", WebhookSecret: "whsec_x", CreatedAt: now}
+	if err := d.CreateApp(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	p := &checkout.Payment{ID: "pay_1", ClientID: app.ClientID, Money: checkout.Money{Amount: 100, Currency: "USD"},
+		Reference: "R", ReferenceLabel: "R", Status: checkout.PaymentOpen, ExpiresAt: now.Add(time.Hour), CreatedAt: now, UpdatedAt: now}
+	if err := d.CreatePayment(ctx, p, checkout.Event{PaymentID: p.ID, Type: checkout.EventPaymentCreated, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestEventsAreAppendOnly(t *testing.T) {
+	d, _ := open(t)
+	seed(t, d)
+	if _, err := d.write.Exec(`UPDATE events SET type = 'x'`); err == nil || !strings.Contains(err.Error(), "append-only") {
+		t.Fatalf("updating an event: %v", err)
+	}
+	if _, err := d.write.Exec(`DELETE FROM events`); err == nil {
+		t.Fatal("deleting an event succeeded")
+	}
+}
+
+func TestApplyIsConditionalAndAtomic(t *testing.T) {
+	d, _ := open(t)
+	ctx := context.Background()
+	p := seed(t, d)
+	now := time.Now()
+	a := &checkout.Attempt{ID: "att_1", PaymentID: p.ID, Provider: "fake", Status: checkout.AttemptPending, Money: p.Money,
+		ProviderRef: "ord_1", CreatedAt: now, UpdatedAt: now}
+	if err := d.CreateAttempt(ctx, a, checkout.Event{PaymentID: p.ID, Type: checkout.EventAttemptCreated, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	paid := checkout.Change{
+		Payment: &checkout.PaymentChange{ID: p.ID, From: []checkout.PaymentStatus{checkout.PaymentOpen}, To: checkout.PaymentPaid, PaidAt: now, At: now},
+		Attempt: &checkout.AttemptChange{ID: a.ID, From: []checkout.AttemptStatus{checkout.AttemptPending}, To: checkout.AttemptPaid, Checks: -1, At: now},
+		Events:  []checkout.Event{{PaymentID: p.ID, Type: checkout.EventPaymentPaid, CreatedAt: now}},
+	}
+	if err := d.Apply(ctx, paid); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Apply(ctx, paid); err != checkout.ErrConflict {
+		t.Fatalf("second identical change: %v, want ErrConflict", err)
+	}
+	evs, _ := d.Events(ctx, p.ID)
+	if len(evs) != 3 {
+		t.Fatalf("%d events, want 3: a refused change must add none", len(evs))
+	}
+	// A change whose attempt half conflicts rolls back its payment half too.
+	mixed := checkout.Change{
+		Payment: &checkout.PaymentChange{ID: p.ID, From: []checkout.PaymentStatus{checkout.PaymentPaid}, To: checkout.PaymentRefunded, At: now},
+		Attempt: &checkout.AttemptChange{ID: a.ID, From: []checkout.AttemptStatus{checkout.AttemptPending}, To: checkout.AttemptDeclined, Checks: -1, At: now},
+	}
+	if err := d.Apply(ctx, mixed); err != checkout.ErrConflict {
+		t.Fatalf("mixed change: %v", err)
+	}
+	got, _ := d.FindPayment(ctx, p.ID)
+	if got.Status != checkout.PaymentPaid || got.Attempts[0].Status != checkout.AttemptPaid || got.Attempts[0].ProviderRef != "ord_1" {
+		t.Fatalf("after a refused change: payment %s, attempt %+v", got.Status, got.Attempts[0])
+	}
+}
+
+func TestSessionStore(t *testing.T) {
+	d, _ := open(t)
+	now := time.Now()
+	d.Now = func() time.Time { return now }
+	store := d.NewSessionStore([]byte(strings.Repeat("k", 32)), sessions.Options{Path: "/", MaxAge: 3600, HttpOnly: true})
+
+	r := httptest.NewRequest("GET", "/", nil)
+	w := httptest.NewRecorder()
+	s, _ := store.Get(r, "kassa_session")
+	if !s.IsNew {
+		t.Fatal("a request without a cookie got an old session")
+	}
+	s.Values["notice"] = "declined"
+	if err := s.Save(r, w); err != nil {
+		t.Fatal(err)
+	}
+	cookie := w.Result().Cookies()[0]
+	if strings.Contains(cookie.Value, "declined") || !cookie.HttpOnly {
+		t.Fatalf("cookie %+v must hold only a signed id", cookie)
+	}
+
+	load := func(c *http.Cookie) *sessions.Session {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.AddCookie(c)
+		s, err := store.New(r, "kassa_session")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if s := load(cookie); s.IsNew || s.Values["notice"] != "declined" {
+		t.Fatalf("reloaded session %+v", s.Values)
+	}
+	forged := *cookie
+	forged.Value = cookie.Value[:len(cookie.Value)-2] + "xx"
+	if s := load(&forged); !s.IsNew {
+		t.Fatal("a tampered cookie loaded a session")
+	}
+	now = now.Add(2 * time.Hour)
+	if s := load(cookie); !s.IsNew {
+		t.Fatal("an expired session loaded")
+	}
+	if n, err := d.DeleteExpiredSessions(context.Background()); err != nil || n != 1 {
+		t.Fatalf("cleanup removed %d, %v", n, err)
+	}
+}
