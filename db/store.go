@@ -382,3 +382,10 @@ func (db *DB) PutSettingIfAbsent(ctx context.Context, key, value string) (string
 	})
 	return stored, err
 }
+
+// CountPayments returns how many payments exist, for health checks and tests.
+func (db *DB) CountPayments(ctx context.Context) (int, error) {
+	var n int
+	err := db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM payments`).Scan(&n)
+	return n, err
+}

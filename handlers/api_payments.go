@@ -54,18 +54,34 @@ func (s *Server) requireScope(scope checkout.Scope) gin.HandlerFunc {
 	}
 }
 
-// createPaymentRequest is the body of POST /api/payment/checkout. Amounts are json.Number so
-// that 10.5 is refused as a non-integer instead of silently truncated.
+// jsonInt is a JSON integer that records, rather than fails on, anything else: 10.5, "100" and
+// 1e3 become a field error naming the field instead of being truncated or coerced.
+type jsonInt struct {
+	set, bad bool
+	v        int64
+}
+
+func (j *jsonInt) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	j.set = true
+	v, err := strconv.ParseInt(string(b), 10, 64)
+	j.v, j.bad = v, err != nil
+	return nil
+}
+
+// createPaymentRequest is the body of POST /api/payment/checkout.
 type createPaymentRequest struct {
-	Amount         json.Number `json:"amount"`
-	CurrencyCode   string      `json:"currencyCode"`
-	Reference      string      `json:"reference"`
-	ReferenceLabel string      `json:"referenceLabel"`
-	ClientID       string      `json:"clientId"`
+	Amount         jsonInt `json:"amount"`
+	CurrencyCode   string  `json:"currencyCode"`
+	Reference      string  `json:"reference"`
+	ReferenceLabel string  `json:"referenceLabel"`
+	ClientID       string  `json:"clientId"`
 	LineItems      []struct {
-		Name       string      `json:"name"`
-		Quantity   json.Number `json:"quantity"`
-		UnitAmount json.Number `json:"unitAmount"`
+		Name       string  `json:"name"`
+		Quantity   jsonInt `json:"quantity"`
+		UnitAmount jsonInt `json:"unitAmount"`
 	} `json:"lineItems"`
 	SuccessURL string            `json:"successUrl"`
 	CancelURL  string            `json:"cancelUrl"`
@@ -86,7 +102,6 @@ func (s *Server) readJSON(c *gin.Context, v any) bool {
 		return false
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
 	err = dec.Decode(v)
 	if err == nil && dec.More() {
 		err = errors.New("trailing data")
@@ -116,19 +131,15 @@ func jsonKind(goKind string) string {
 	return "number"
 }
 
-// intField parses a JSON integer, recording a field error when it is absent or fractional.
-func intField(n json.Number, field string, required bool, fields map[string]string) int64 {
-	if n == "" {
-		if required {
-			fields[field] = "is required"
-		}
-		return 0
-	}
-	v, err := strconv.ParseInt(n.String(), 10, 64)
-	if err != nil {
+// intField returns a JSON integer, recording a field error when it is absent or not an integer.
+func intField(n jsonInt, field string, required bool, fields map[string]string) int64 {
+	switch {
+	case !n.set && required:
+		fields[field] = "is required"
+	case n.bad:
 		fields[field] = "must be a whole number of minor units (e.g. 10000 for 100.00)"
 	}
-	return v
+	return n.v
 }
 
 // createPayment serves POST /api/payment/checkout.

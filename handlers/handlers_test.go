@@ -1,0 +1,406 @@
+package handlers_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/sessions"
+
+	"github.com/kassa-pay/kassa/checkout"
+	"github.com/kassa-pay/kassa/db"
+	"github.com/kassa-pay/kassa/handlers"
+	"github.com/kassa-pay/kassa/providers"
+	"github.com/kassa-pay/kassa/providers/onecheckout"
+	ocsandbox "github.com/kassa-pay/kassa/providers/onecheckout/sandbox"
+)
+
+// env is Kassa's handler on an httptest server, with the Onecheckout sandbox mounted the way
+// main mounts it and the adapter reaching it over HTTP.
+type env struct {
+	srv    *httptest.Server
+	svc    *checkout.Service
+	store  *db.DB
+	app    *checkout.App
+	token  string
+	client *http.Client
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	d, err := db.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "kassa.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	e := &env{store: d}
+	var h http.Handler
+	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	t.Cleanup(e.srv.Close)
+	base, _ := url.Parse(e.srv.URL)
+	oc := onecheckout.New(onecheckout.Config{BaseURL: e.srv.URL + "/sandbox/onecheckout/api/v1.0",
+		APIKey: onecheckout.Secret(ocsandbox.DefaultCredentials().APIKey), Timeout: 2 * time.Second})
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	e.svc = &checkout.Service{Store: d, Providers: providers.NewRegistry(oc), URLs: checkout.URLs{Base: e.srv.URL}, Log: quiet}
+	s := &handlers.Server{
+		Checkout: e.svc,
+		Sessions: d.NewSessionStore(bytes.Repeat([]byte("s"), 32), sessions.Options{Path: "/", MaxAge: 3600, HttpOnly: true}),
+		CSRFKey:  bytes.Repeat([]byte("c"), 32),
+		BaseURL:  base,
+		Log:      quiet,
+		Mounts:   map[string]http.Handler{"/sandbox/onecheckout": ocsandbox.New(ocsandbox.Config{Prefix: "/sandbox/onecheckout", SlowDelay: 5 * time.Second})},
+	}
+	h = s.Handler()
+	e.app, err = e.svc.NewApp(ctx, "Shop", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := e.svc.NewToken(ctx, e.app.ClientID, []checkout.Scope{checkout.ScopeAll}, "test", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.token = tok.Reveal()
+	jar, _ := cookiejar.New(nil)
+	e.client = &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return e
+}
+
+func (e *env) api(t *testing.T, method, path, token, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	raw, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatalf("%s %s answered non-JSON %q", method, path, raw)
+	}
+	return resp.StatusCode, out
+}
+
+func (e *env) createBody(amount string) string {
+	return `{"amount": ` + amount + `, "currencyCode": "USD", "reference": "ORDER-123", "referenceLabel": "Order #123", "clientId": "` + e.app.ClientID + `"}`
+}
+
+func TestCreateAndGetPayment(t *testing.T) {
+	e := newEnv(t)
+	status, body := e.api(t, "POST", "/api/payment/checkout", e.token, e.createBody("10000"))
+	if status != http.StatusCreated {
+		t.Fatalf("create: %d %v", status, body)
+	}
+	for _, k := range []string{"id", "status", "amount", "currencyCode", "reference", "checkoutUrl", "expiresAt", "createdAt"} {
+		if _, ok := body[k]; !ok {
+			t.Errorf("create answer lacks %q: %v", k, body)
+		}
+	}
+	id := body["id"].(string)
+	if body["status"] != "open" || body["amount"] != float64(10000) || body["checkoutUrl"] != e.srv.URL+"/checkout/"+id {
+		t.Fatalf("create answer %v", body)
+	}
+	status, got := e.api(t, "GET", "/api/payment/"+id, e.token, "")
+	if status != http.StatusOK || got["id"] != id || got["status"] != "open" {
+		t.Fatalf("get: %d %v", status, got)
+	}
+	if status, _ := e.api(t, "GET", "/api/payment/pay_nope", e.token, ""); status != http.StatusNotFound {
+		t.Fatalf("unknown payment: %d", status)
+	}
+
+	// Another application's token neither sees nor creates for this application.
+	other, _ := e.svc.NewApp(context.Background(), "Other", "")
+	otherTok, _, _ := e.svc.NewToken(context.Background(), other.ClientID, []checkout.Scope{checkout.ScopeAll}, "", time.Time{})
+	if status, body := e.api(t, "GET", "/api/payment/"+id, otherTok.Reveal(), ""); status != http.StatusNotFound || body["amount"] != nil {
+		t.Fatalf("another app's payment: %d %v", status, body)
+	}
+	if status, body := e.api(t, "POST", "/api/payment/checkout", otherTok.Reveal(), e.createBody("100")); status != http.StatusForbidden || body["message"] != "Insufficient permissions" {
+		t.Fatalf("creating for another app's clientId: %d %v", status, body)
+	}
+}
+
+func TestAPIAuthErrors(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	getOnly, _, _ := e.svc.NewToken(ctx, e.app.ClientID, []checkout.Scope{checkout.ScopePaymentsGet}, "", time.Time{})
+	for _, tc := range []struct {
+		name, token string
+		status      int
+		message     string
+	}{
+		{"no token", "", 401, "Unauthenticated"},
+		{"wrong token", e.token + "x", 401, "Unauthenticated"},
+		{"garbage", "not-a-token", 401, "Unauthenticated"},
+		{"missing scope", getOnly.Reveal(), 403, "Insufficient permissions"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body := e.api(t, "POST", "/api/payment/checkout", tc.token, e.createBody("100"))
+			if status != tc.status || body["message"] != tc.message {
+				t.Fatalf("%d %v, want %d %q", status, body, tc.status, tc.message)
+			}
+		})
+	}
+}
+
+func TestAPIBadInput(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		name   string
+		body   string
+		status int
+		field  string
+	}{
+		{"malformed JSON", `{"amount": `, 400, ""},
+		{"not an object", `[1,2]`, 400, ""},
+		{"trailing data", e.createBody("100") + `{}`, 400, ""},
+		{"fractional amount", e.createBody("100.5"), 422, "amount"},
+		{"string amount", e.createBody(`"100"`), 422, "amount"},
+		{"zero amount", e.createBody("0"), 422, "amount"},
+		{"huge amount", e.createBody("1e30"), 422, "amount"},
+		{"bad currency", strings.Replace(e.createBody("100"), "USD", "XYZ", 1), 422, "currencyCode"},
+		{"no clientId", `{"amount": 100, "currencyCode": "USD", "reference": "R"}`, 422, "clientId"},
+		{"bad expiry", strings.Replace(e.createBody("100"), `"clientId"`, `"expiresAt": "tomorrow", "clientId"`, 1), 422, "expiresAt"},
+		{"bad success url", strings.Replace(e.createBody("100"), `"clientId"`, `"successUrl": "javascript:x", "clientId"`, 1), 422, "successUrl"},
+		{"too large", `{"reference": "` + strings.Repeat("x", 70<<10) + `"}`, 413, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body := e.api(t, "POST", "/api/payment/checkout", e.token, tc.body)
+			if status != tc.status {
+				t.Fatalf("%d %v, want %d", status, body, tc.status)
+			}
+			if tc.field != "" {
+				errs, _ := body["errors"].(map[string]any)
+				if errs[tc.field] == nil {
+					t.Fatalf("no error on %q: %v", tc.field, body)
+				}
+			}
+		})
+	}
+	// Nothing above created a payment.
+	if n, err := e.store.CountPayments(context.Background()); err != nil || n != 0 {
+		t.Fatalf("%d payments exist after only bad requests (%v)", n, err)
+	}
+}
+
+var csrfField = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+
+// page GETs a browser page and returns its status and body.
+func (e *env) page(t *testing.T, path string) (int, string) {
+	t.Helper()
+	resp, err := e.client.Get(e.srv.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// submit POSTs the checkout form as a browser would, with the page's CSRF token.
+func (e *env) submit(t *testing.T, path string, form url.Values) *http.Response {
+	t.Helper()
+	_, body := e.page(t, path)
+	m := csrfField.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no CSRF field on %s:\n%s", path, body)
+	}
+	form.Set("csrf_token", m[1])
+	req, _ := http.NewRequest("POST", e.srv.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", e.srv.URL)
+	resp, err := e.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func (e *env) newPayment(t *testing.T, amount int64) *checkout.Payment {
+	t.Helper()
+	p, err := e.svc.CreatePayment(context.Background(), checkout.NewPayment{ClientID: e.app.ClientID, Amount: amount, Currency: "USD",
+		Reference: "R-1", ReferenceLabel: "Order <b>1</b>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestCheckoutPage(t *testing.T) {
+	e := newEnv(t)
+	p := e.newPayment(t, 6197)
+	status, body := e.page(t, "/checkout/"+p.ID)
+	if status != 200 {
+		t.Fatalf("checkout page: %d", status)
+	}
+	for _, want := range []string{"USD 61.97", `<input type="radio" name="provider"`, ">Onecheckout</label>", "Pay USD 61.97</button>",
+		"Order &lt;b&gt;1&lt;/b&gt;"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("checkout page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "<script") || strings.Count(body, "<h1") != 1 {
+		t.Error("the checkout page must have one h1 and no script")
+	}
+	if status, body := e.page(t, "/checkout/pay_unknown"); status != 404 || !strings.Contains(body, "Payment not found") {
+		t.Fatalf("unknown payment page: %d", status)
+	}
+}
+
+func TestChooseRedirectsToProvider(t *testing.T) {
+	e := newEnv(t)
+	p := e.newPayment(t, 6197)
+	resp := e.submit(t, "/checkout/"+p.ID, url.Values{"provider": {"onecheckout"}})
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, e.srv.URL+"/sandbox/onecheckout/") {
+		t.Fatalf("choose answered %d to %q", resp.StatusCode, loc)
+	}
+	got, _ := e.svc.Payment(context.Background(), p.ID)
+	if len(got.Attempts) != 1 || got.Attempts[0].Status != checkout.AttemptPending {
+		t.Fatalf("attempts %+v", got.Attempts)
+	}
+}
+
+func TestChooseWithoutCSRFChangesNothing(t *testing.T) {
+	e := newEnv(t)
+	p := e.newPayment(t, 6197)
+	e.page(t, "/checkout/"+p.ID) // has the cookie, but posts no token
+	req, _ := http.NewRequest("POST", e.srv.URL+"/checkout/"+p.ID, strings.NewReader("provider=onecheckout"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := e.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("POST without CSRF token: %d", resp.StatusCode)
+	}
+	// A forged cross-site form with a valid token but a foreign Origin is refused too.
+	_, body := e.page(t, "/checkout/"+p.ID)
+	tok := csrfField.FindStringSubmatch(body)[1]
+	req, _ = http.NewRequest("POST", e.srv.URL+"/checkout/"+p.ID, strings.NewReader("provider=onecheckout&csrf_token="+url.QueryEscape(tok)))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://evil.example")
+	resp, _ = e.client.Do(req)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("POST from a foreign origin: %d", resp.StatusCode)
+	}
+	if got, _ := e.svc.Payment(context.Background(), p.ID); len(got.Attempts) != 0 {
+		t.Fatal("a refused form created an attempt")
+	}
+}
+
+func TestChooseUnknownProvider(t *testing.T) {
+	e := newEnv(t)
+	p := e.newPayment(t, 6197)
+	resp := e.submit(t, "/checkout/"+p.ID, url.Values{"provider": {"paypal"}})
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(b), "Choose one of the offered ways to pay") {
+		t.Fatalf("unknown provider: %d", resp.StatusCode)
+	}
+}
+
+func TestProviderDownKeepsPaymentOpen(t *testing.T) {
+	e := newEnv(t)
+	p := e.newPayment(t, 500_00) // the sandbox's magic amount for a 5xx on create
+	resp := e.submit(t, "/checkout/"+p.ID, url.Values{"provider": {"onecheckout"}})
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), "Onecheckout is not available right now") {
+		t.Fatalf("provider down: %d\n%s", resp.StatusCode, b)
+	}
+	if !strings.Contains(string(b), "Pay USD 500.00</button>") {
+		t.Fatal("the shopper must be able to choose again")
+	}
+	got, _ := e.svc.Payment(context.Background(), p.ID)
+	if got.Status != checkout.PaymentOpen || got.Attempts[0].Status != checkout.AttemptFailed {
+		t.Fatalf("payment %s, attempt %s", got.Status, got.Attempts[0].Status)
+	}
+}
+
+func TestExpiredPaymentPage(t *testing.T) {
+	e := newEnv(t)
+	p := e.newPayment(t, 6197)
+	e.svc.Now = func() time.Time { return time.Now().Add(48 * time.Hour) }
+	status, body := e.page(t, "/checkout/"+p.ID)
+	if status != http.StatusGone || !strings.Contains(body, "This payment has expired") || strings.Contains(body, "name=\"provider\"") {
+		t.Fatalf("expired payment: %d\n%s", status, body)
+	}
+}
+
+func TestForgedReturnNeverPays(t *testing.T) {
+	e := newEnv(t)
+	p := e.newPayment(t, 6197)
+	e.submit(t, "/checkout/"+p.ID, url.Values{"provider": {"onecheckout"}}).Body.Close()
+	got, _ := e.svc.Payment(context.Background(), p.ID)
+	a := got.Attempts[0]
+	status, _ := e.page(t, "/checkout/"+p.ID+"/return/"+a.ID+"?outcome=return&payment_id="+a.ProviderRef+"&status=PAID")
+	if status != http.StatusSeeOther {
+		t.Fatalf("return answered %d", status)
+	}
+	status, body := e.page(t, "/checkout/"+p.ID+"/attempts/"+a.ID)
+	if status != 200 || !strings.Contains(body, "Confirming your payment") || strings.Contains(body, "Thank you") {
+		t.Fatalf("after a forged return: %d\n%s", status, body)
+	}
+	if got, _ := e.svc.Payment(context.Background(), p.ID); got.Status != checkout.PaymentOpen {
+		t.Fatalf("payment %s after a forged return", got.Status)
+	}
+	// Another payment's attempt id is not found on this payment.
+	other := e.newPayment(t, 100)
+	if status, _ := e.page(t, "/checkout/"+other.ID+"/return/"+a.ID); status != http.StatusNotFound {
+		t.Fatalf("cross-payment return: %d", status)
+	}
+}
+
+func TestCallbacks(t *testing.T) {
+	e := newEnv(t)
+	resp, _ := http.Post(e.srv.URL+"/callbacks/paypal", "application/json", strings.NewReader(`{}`))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("callback for an unknown provider: %d", resp.StatusCode)
+	}
+	// Onecheckout documents no callbacks, so Kassa exposes none for it.
+	resp, _ = http.Post(e.srv.URL+"/callbacks/onecheckout", "application/json", strings.NewReader(`{}`))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("callback for a provider without callbacks: %d", resp.StatusCode)
+	}
+}
+
+func TestSecurityHeaders(t *testing.T) {
+	e := newEnv(t)
+	resp, err := http.Get(e.srv.URL + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for h, want := range map[string]string{"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"} {
+		if got := resp.Header.Get(h); got != want {
+			t.Errorf("%s = %q, want %q", h, got, want)
+		}
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Errorf("CSP %q", csp)
+	}
+	if resp.Header.Get("X-Request-Id") == "" {
+		t.Error("no request id")
+	}
+}
