@@ -285,6 +285,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Sessions: d.NewSessionStore(keys.session, sessions.Options{Path: "/", MaxAge: 86400, HttpOnly: true,
 			Secure: base.Scheme == "https", SameSite: http.SameSiteLaxMode}),
 		CSRFKey:      keys.csrf,
+		Idempotency:  d,
 		BaseURL:      base,
 		Mounts:       wiring.mounts,
 		DemoClientID: demo,

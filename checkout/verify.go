@@ -296,3 +296,29 @@ func (s *Service) AttemptForCallback(ctx context.Context, id providers.ID, h pro
 	}
 	return a, err
 }
+
+// CancelPayment cancels an open payment for its merchant. Its live attempts are asked first:
+// one that turns out paid wins, and the cancel answers ECONFLICT with the paid payment.
+func (s *Service) CancelPayment(ctx context.Context, id string) (*Payment, error) {
+	p, err := s.Payment(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range p.Attempts {
+		if a.Status.Live() {
+			_ = s.verify(ctx, &a)
+		}
+	}
+	now := s.now()
+	err = s.Store.Apply(ctx, Change{
+		Payment: &PaymentChange{ID: id, From: []PaymentStatus{PaymentOpen}, To: PaymentCancelled, At: now},
+		Events:  []Event{{PaymentID: id, Type: EventPaymentCancelled, CreatedAt: now}},
+	})
+	if errors.Is(err, ErrConflict) {
+		p, _ = s.Payment(ctx, id)
+		return p, Errorf(ECONFLICT, "Only an open payment can be cancelled; this one is %s.", p.Status)
+	} else if err != nil {
+		return nil, err
+	}
+	return s.Payment(ctx, id)
+}

@@ -209,15 +209,9 @@ func (s *Server) createPayment(c *gin.Context) {
 // getPayment serves GET /api/payment/:id. Another application's payment is answered exactly
 // like a missing one, so ids cannot be probed.
 func (s *Server) getPayment(c *gin.Context) {
-	p, err := s.Checkout.Payment(c.Request.Context(), c.Param("id"))
-	if err == nil && p.ClientID != principal(c).ClientID {
-		err = checkout.Errorf(checkout.ENOTFOUND, "No payment has id %q.", c.Param("id"))
+	if p, ok := s.ownPayment(c); ok {
+		c.JSON(http.StatusOK, s.paymentJSON(p))
 	}
-	if err != nil {
-		s.apiError(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, s.paymentJSON(p))
 }
 
 type paymentResponse struct {
@@ -278,4 +272,57 @@ func (s *Server) paymentJSON(p *checkout.Payment) paymentResponse {
 			ProviderReference: a.ProviderRef, Status: string(a.Status), CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt})
 	}
 	return r
+}
+
+// ownPayment loads the payment named in the path if it belongs to the token's application;
+// another application's payment is answered exactly like a missing one.
+func (s *Server) ownPayment(c *gin.Context) (*checkout.Payment, bool) {
+	p, err := s.Checkout.Payment(c.Request.Context(), c.Param("id"))
+	if err == nil && p.ClientID != principal(c).ClientID {
+		err = checkout.Errorf(checkout.ENOTFOUND, "No payment has id %q.", c.Param("id"))
+	}
+	if err != nil {
+		s.apiError(c, err)
+		return nil, false
+	}
+	return p, true
+}
+
+// paymentEvents serves GET /api/payment/:id/events: the payment's append-only log.
+func (s *Server) paymentEvents(c *gin.Context) {
+	p, ok := s.ownPayment(c)
+	if !ok {
+		return
+	}
+	evs, err := s.Checkout.Events(c.Request.Context(), p.ID)
+	if err != nil {
+		s.apiError(c, err)
+		return
+	}
+	type eventJSON struct {
+		ID        int64          `json:"id"`
+		Type      string         `json:"type"`
+		AttemptID string         `json:"attemptId,omitempty"`
+		Data      map[string]any `json:"data"`
+		CreatedAt time.Time      `json:"createdAt"`
+	}
+	out := []eventJSON{}
+	for _, e := range evs {
+		out = append(out, eventJSON{ID: e.Seq, Type: e.Type, AttemptID: e.AttemptID, Data: e.Data, CreatedAt: e.CreatedAt})
+	}
+	c.JSON(http.StatusOK, gin.H{"paymentId": p.ID, "events": out})
+}
+
+// cancelPayment serves POST /api/payment/:id/cancel for an open payment.
+func (s *Server) cancelPayment(c *gin.Context) {
+	p, ok := s.ownPayment(c)
+	if !ok {
+		return
+	}
+	p, err := s.Checkout.CancelPayment(c.Request.Context(), p.ID)
+	if err != nil {
+		s.apiError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, s.paymentJSON(p))
 }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -55,12 +56,13 @@ func newEnv(t *testing.T) *env {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e.svc = &checkout.Service{Store: d, Providers: providers.NewRegistry(oc), URLs: checkout.URLs{Base: e.srv.URL}, Log: quiet}
 	s := &handlers.Server{
-		Checkout: e.svc,
-		Sessions: d.NewSessionStore(bytes.Repeat([]byte("s"), 32), sessions.Options{Path: "/", MaxAge: 3600, HttpOnly: true}),
-		CSRFKey:  bytes.Repeat([]byte("c"), 32),
-		BaseURL:  base,
-		Log:      quiet,
-		Mounts:   map[string]http.Handler{"/sandbox/onecheckout": ocsandbox.New(ocsandbox.Config{Prefix: "/sandbox/onecheckout", SlowDelay: 5 * time.Second})},
+		Checkout:    e.svc,
+		Sessions:    d.NewSessionStore(bytes.Repeat([]byte("s"), 32), sessions.Options{Path: "/", MaxAge: 3600, HttpOnly: true}),
+		CSRFKey:     bytes.Repeat([]byte("c"), 32),
+		BaseURL:     base,
+		Log:         quiet,
+		Idempotency: d,
+		Mounts:      map[string]http.Handler{"/sandbox/onecheckout": ocsandbox.New(ocsandbox.Config{Prefix: "/sandbox/onecheckout", SlowDelay: 5 * time.Second})},
 	}
 	h = s.Handler()
 	e.app, err = e.svc.NewApp(ctx, "Shop", "")
@@ -77,9 +79,12 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
-func (e *env) api(t *testing.T, method, path, token, body string) (int, map[string]any) {
+func (e *env) api(t *testing.T, method, path, token, body string, headers ...string) (int, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -402,5 +407,99 @@ func TestSecurityHeaders(t *testing.T) {
 	}
 	if resp.Header.Get("X-Request-Id") == "" {
 		t.Error("no request id")
+	}
+}
+
+func TestIdempotencyKey(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	body := e.createBody("2500")
+	status, first := e.api(t, "POST", "/api/payment/checkout", e.token, body, "Idempotency-Key", "order-42")
+	if status != http.StatusCreated {
+		t.Fatalf("first: %d %v", status, first)
+	}
+	status, again := e.api(t, "POST", "/api/payment/checkout", e.token, body, "Idempotency-Key", "order-42")
+	if status != http.StatusCreated || again["id"] != first["id"] {
+		t.Fatalf("replay: %d %v, want the first answer %v", status, again["id"], first["id"])
+	}
+	status, conflict := e.api(t, "POST", "/api/payment/checkout", e.token, e.createBody("2600"), "Idempotency-Key", "order-42")
+	if status != http.StatusConflict {
+		t.Fatalf("same key, other body: %d %v", status, conflict)
+	}
+	// A failed request is not stored: fixing the body and retrying with the key runs it.
+	if status, _ := e.api(t, "POST", "/api/payment/checkout", e.token, e.createBody("0"), "Idempotency-Key", "k-bad"); status != 422 {
+		t.Fatalf("invalid body: %d", status)
+	}
+	if status, _ := e.api(t, "POST", "/api/payment/checkout", e.token, e.createBody("0"), "Idempotency-Key", "k-bad"); status != 422 {
+		t.Fatalf("invalid body again: %d", status)
+	}
+	// Keys are per application: another application's identical key is its own.
+	other, _ := e.svc.NewApp(ctx, "Other", "")
+	otherTok, _, _ := e.svc.NewToken(ctx, other.ClientID, []checkout.Scope{checkout.ScopeAll}, "", time.Time{})
+	otherBody := strings.Replace(body, e.app.ClientID, other.ClientID, 1)
+	if status, got := e.api(t, "POST", "/api/payment/checkout", otherTok.Reveal(), otherBody, "Idempotency-Key", "order-42"); status != 201 || got["id"] == first["id"] {
+		t.Fatalf("another app's key: %d %v", status, got["id"])
+	}
+	if n, _ := e.store.CountPayments(ctx); n != 2 {
+		t.Fatalf("%d payments, want 2", n)
+	}
+}
+
+func TestIdempotencyKeyUnderConcurrency(t *testing.T) {
+	e := newEnv(t)
+	body := e.createBody("2500")
+	const n = 16
+	statuses := make(chan int, n)
+	ids := make(chan string, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status, got := e.api(t, "POST", "/api/payment/checkout", e.token, body, "Idempotency-Key", "same-key")
+			statuses <- status
+			if id, ok := got["id"].(string); ok {
+				ids <- id
+			}
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	close(ids)
+	seen := map[string]bool{}
+	for id := range ids {
+		seen[id] = true
+	}
+	for s := range statuses {
+		if s != http.StatusCreated && s != http.StatusConflict {
+			t.Errorf("concurrent request answered %d", s)
+		}
+	}
+	if count, _ := e.store.CountPayments(context.Background()); count != 1 || len(seen) != 1 {
+		t.Fatalf("%d payments and %d distinct ids from %d concurrent requests with one key, want 1", count, len(seen), n)
+	}
+}
+
+func TestEventsAndCancel(t *testing.T) {
+	e := newEnv(t)
+	_, created := e.api(t, "POST", "/api/payment/checkout", e.token, e.createBody("2500"))
+	id := created["id"].(string)
+	status, got := e.api(t, "POST", "/api/payment/"+id+"/cancel", e.token, "")
+	if status != 200 || got["status"] != "cancelled" {
+		t.Fatalf("cancel: %d %v", status, got)
+	}
+	if status, _ := e.api(t, "POST", "/api/payment/"+id+"/cancel", e.token, ""); status != http.StatusConflict {
+		t.Fatalf("second cancel: %d", status)
+	}
+	status, evs := e.api(t, "GET", "/api/payment/"+id+"/events", e.token, "")
+	list, _ := evs["events"].([]any)
+	if status != 200 || len(list) != 2 || list[0].(map[string]any)["type"] != "payment.created" || list[1].(map[string]any)["type"] != "payment.cancelled" {
+		t.Fatalf("events: %d %v", status, evs)
+	}
+	if status, body := e.page(t, "/checkout/"+id); status != http.StatusGone || !strings.Contains(body, "cancelled") {
+		t.Fatalf("checkout page of a cancelled payment: %d", status)
+	}
+	if status, _ := e.api(t, "POST", "/api/payment/pay_nope/cancel", e.token, ""); status != 404 {
+		t.Fatalf("cancel unknown: %d", status)
 	}
 }

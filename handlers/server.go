@@ -28,6 +28,8 @@ type Server struct {
 	// Mounts are extra handlers served under a path prefix, outside gin (the provider
 	// sandboxes), keyed by prefix such as "/sandbox/onecheckout".
 	Mounts map[string]http.Handler
+	// Idempotency keeps Idempotency-Key responses; nil disables the header.
+	Idempotency checkout.IdempotencyStore
 	// DemoClientID is the application the demo store creates its payments for; empty
 	// disables the store.
 	DemoClientID string
@@ -64,8 +66,10 @@ func (s *Server) Handler() http.Handler {
 	browser.GET("/checkout/:id/attempts/:attempt", s.attemptStatus)
 
 	api := r.Group("/api", s.authenticate)
-	api.POST("/payment/checkout", s.requireScope(checkout.ScopePaymentsCreate), s.createPayment)
+	api.POST("/payment/checkout", s.requireScope(checkout.ScopePaymentsCreate), s.idempotent, s.createPayment)
 	api.GET("/payment/:id", s.requireScope(checkout.ScopePaymentsGet), s.getPayment)
+	api.GET("/payment/:id/events", s.requireScope(checkout.ScopePaymentsGet), s.paymentEvents)
+	api.POST("/payment/:id/cancel", s.requireScope(checkout.ScopePaymentsCreate), s.idempotent, s.cancelPayment)
 
 	r.POST("/callbacks/:provider", s.providerCallback)
 

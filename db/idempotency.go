@@ -1,0 +1,66 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/kassa-pay/kassa/checkout"
+)
+
+// IdempotencyTTL is how long a key's response is kept and replayed, as Stripe does.
+const IdempotencyTTL = 24 * time.Hour
+
+// ClaimIdempotencyKey claims key for the application, or reports what holds it. A key whose
+// first use is older than IdempotencyTTL is forgotten and claimed afresh.
+func (db *DB) ClaimIdempotencyKey(ctx context.Context, clientID, key, requestHash string) (checkout.IdempotentRequest, error) {
+	var out checkout.IdempotentRequest
+	now := db.now()
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE client_id = ? AND key = ? AND created_at < ?`,
+			clientID, key, ms(now.Add(-IdempotencyTTL))); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (client_id, key, request_hash, created_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (client_id, key) DO NOTHING`, clientID, key, requestHash, ms(now))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			out = checkout.IdempotentRequest{Claimed: true, SameRequest: true}
+			return nil
+		}
+		var hash string
+		var status sql.NullInt64
+		var body []byte
+		if err := tx.QueryRowContext(ctx, `SELECT request_hash, response_status, response_body FROM idempotency_keys
+			WHERE client_id = ? AND key = ?`, clientID, key).Scan(&hash, &status, &body); err != nil {
+			return err
+		}
+		out = checkout.IdempotentRequest{SameRequest: hash == requestHash, Done: status.Valid, Status: int(status.Int64), Body: body}
+		return nil
+	})
+	return out, err
+}
+
+// FinishIdempotencyKey stores the response of the request that claimed the key.
+func (db *DB) FinishIdempotencyKey(ctx context.Context, clientID, key string, status int, body []byte) error {
+	res, err := db.write.ExecContext(ctx, `UPDATE idempotency_keys SET response_status = ?, response_body = ?
+		WHERE client_id = ? AND key = ? AND response_status IS NULL`, status, body, clientID, key)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return errors.New("db: idempotency key was not claimed")
+	}
+	return nil
+}
+
+// ReleaseIdempotencyKey forgets a claimed key whose request failed without changing anything,
+// so that a retry with the same key runs again.
+func (db *DB) ReleaseIdempotencyKey(ctx context.Context, clientID, key string) error {
+	_, err := db.write.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE client_id = ? AND key = ? AND response_status IS NULL`,
+		clientID, key)
+	return err
+}

@@ -1,0 +1,79 @@
+package handlers
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/kassa-pay/kassa/checkout"
+)
+
+// recordingWriter keeps a copy of the response so it can be stored for replay.
+type recordingWriter struct {
+	gin.ResponseWriter
+	body bytes.Buffer
+}
+
+func (w *recordingWriter) Write(b []byte) (int, error) {
+	w.body.Write(b)
+	return w.ResponseWriter.Write(b)
+}
+
+// idempotent honours the Idempotency-Key header on API POSTs with Stripe's semantics: the same
+// key with the same body within 24 hours replays the first successful response; the same key
+// with another body is 409; a second request while the first still runs is 409; a request
+// that failed is not stored, so a retry runs again.
+func (s *Server) idempotent(c *gin.Context) {
+	key := c.GetHeader("Idempotency-Key")
+	if key == "" || s.Idempotency == nil {
+		c.Next()
+		return
+	}
+	if len(key) > 255 {
+		s.apiError(c, &checkout.Error{Code: checkout.EINVALID, Message: "Idempotency-Key is too long.",
+			Fields: map[string]string{"Idempotency-Key": "must be at most 255 characters"}})
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxAPIBody))
+	if err != nil {
+		c.AbortWithStatusJSON(http.StatusRequestEntityTooLarge, gin.H{"message": "Request body too large.", "code": "too_large"})
+		return
+	}
+	c.Request.Body = io.NopCloser(bytes.NewReader(body))
+	sum := sha256.Sum256(append([]byte(c.Request.Method+" "+c.Request.URL.Path+"\n"), body...))
+	hash := hex.EncodeToString(sum[:])
+	ctx := c.Request.Context()
+	clientID := principal(c).ClientID
+	held, err := s.Idempotency.ClaimIdempotencyKey(ctx, clientID, key, hash)
+	switch {
+	case err != nil:
+		s.apiError(c, err)
+		return
+	case !held.SameRequest:
+		s.apiError(c, checkout.Errorf(checkout.ECONFLICT, "This Idempotency-Key was already used with a different request."))
+		return
+	case held.Done:
+		c.Header("Idempotent-Replayed", "true")
+		c.Data(held.Status, "application/json; charset=utf-8", held.Body)
+		c.Abort()
+		return
+	case !held.Claimed:
+		s.apiError(c, checkout.Errorf(checkout.ECONFLICT, "A request with this Idempotency-Key is still being processed; retry later."))
+		return
+	}
+	rec := &recordingWriter{ResponseWriter: c.Writer}
+	c.Writer = rec
+	c.Next()
+	if status := rec.Status(); status >= 200 && status < 300 {
+		err = s.Idempotency.FinishIdempotencyKey(ctx, clientID, key, status, rec.body.Bytes())
+	} else {
+		err = s.Idempotency.ReleaseIdempotencyKey(ctx, clientID, key)
+	}
+	if err != nil {
+		s.log().ErrorContext(ctx, "idempotency key not recorded", "err", err)
+	}
+}
