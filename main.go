@@ -225,6 +225,7 @@ type serveFlags struct {
 	baseURL   string
 	sandbox   bool
 	reconcile time.Duration
+	rateLimit int
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -235,8 +236,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.baseURL, "base-url", "", "public base URL, used in return URLs (env KASSA_BASE_URL; default from --addr)")
 	fs.BoolVar(&f.sandbox, "sandbox", true, "mount the provider sandboxes and use them (env KASSA_SANDBOX)")
 	fs.DurationVar(&f.reconcile, "reconcile-every", 2*time.Second, "how often the background job checks pending payments (env KASSA_RECONCILE_EVERY)")
+	fs.IntVar(&f.rateLimit, "api-rate-limit", 1000, "merchant API requests per client token per minute; 0 disables (env KASSA_API_RATE_LIMIT)")
 	if err := parse(fs, args, map[string]string{"db": "KASSA_DATABASE_URL", "addr": "KASSA_ADDR", "base-url": "KASSA_BASE_URL",
-		"sandbox": "KASSA_SANDBOX", "reconcile-every": "KASSA_RECONCILE_EVERY"}); err != nil {
+		"sandbox": "KASSA_SANDBOX", "reconcile-every": "KASSA_RECONCILE_EVERY", "api-rate-limit": "KASSA_API_RATE_LIMIT"}); err != nil {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -286,6 +288,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			Secure: base.Scheme == "https", SameSite: http.SameSiteLaxMode}),
 		CSRFKey:      keys.csrf,
 		Idempotency:  d,
+		RateLimit:    handlers.NewRateLimiter(f.rateLimit),
 		BaseURL:      base,
 		Mounts:       wiring.mounts,
 		DemoClientID: demo,

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -30,6 +31,7 @@ import (
 // env is Kassa's handler on an httptest server, with the Onecheckout sandbox mounted the way
 // main mounts it and the adapter reaching it over HTTP.
 type env struct {
+	server *handlers.Server
 	srv    *httptest.Server
 	svc    *checkout.Service
 	store  *db.DB
@@ -47,6 +49,7 @@ func newEnv(t *testing.T) *env {
 	}
 	t.Cleanup(func() { d.Close() })
 	e := &env{store: d}
+	var s *handlers.Server
 	var h http.Handler
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(e.srv.Close)
@@ -55,7 +58,7 @@ func newEnv(t *testing.T) *env {
 		APIKey: onecheckout.Secret(ocsandbox.DefaultCredentials().APIKey), Timeout: 2 * time.Second})
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e.svc = &checkout.Service{Store: d, Providers: providers.NewRegistry(oc), URLs: checkout.URLs{Base: e.srv.URL}, Log: quiet}
-	s := &handlers.Server{
+	s = &handlers.Server{
 		Checkout:    e.svc,
 		Sessions:    d.NewSessionStore(bytes.Repeat([]byte("s"), 32), sessions.Options{Path: "/", MaxAge: 3600, HttpOnly: true}),
 		CSRFKey:     bytes.Repeat([]byte("c"), 32),
@@ -65,6 +68,7 @@ func newEnv(t *testing.T) *env {
 		Mounts:      map[string]http.Handler{"/sandbox/onecheckout": ocsandbox.New(ocsandbox.Config{Prefix: "/sandbox/onecheckout", SlowDelay: 5 * time.Second})},
 	}
 	h = s.Handler()
+	e.server = s
 	e.app, err = e.svc.NewApp(ctx, "Shop", "")
 	if err != nil {
 		t.Fatal(err)
@@ -501,5 +505,43 @@ func TestEventsAndCancel(t *testing.T) {
 	}
 	if status, _ := e.api(t, "POST", "/api/payment/pay_nope/cancel", e.token, ""); status != 404 {
 		t.Fatalf("cancel unknown: %d", status)
+	}
+}
+
+func TestRateLimitPerToken(t *testing.T) {
+	e := newEnv(t)
+	now := time.Date(2026, 11, 21, 12, 0, 10, 0, time.UTC)
+	rl := handlers.NewRateLimiter(3)
+	rl.Now = func() time.Time { return now }
+	e.server.RateLimit = rl
+	get := func(token string) *http.Response {
+		req, _ := http.NewRequest("GET", e.srv.URL+"/api/payment/pay_x", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	for i := range 3 {
+		resp := get(e.token)
+		if resp.StatusCode != 404 || resp.Header.Get("X-RateLimit-Remaining") != strconv.Itoa(2-i) || resp.Header.Get("X-RateLimit-Limit") != "3" {
+			t.Fatalf("request %d: %d, remaining %q", i, resp.StatusCode, resp.Header.Get("X-RateLimit-Remaining"))
+		}
+	}
+	resp := get(e.token)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "51" ||
+		resp.Header.Get("X-RateLimit-Reset") != strconv.FormatInt(now.Truncate(time.Minute).Add(time.Minute).Unix(), 10) {
+		t.Fatalf("fourth request: %d, Retry-After %q, reset %q", resp.StatusCode, resp.Header.Get("Retry-After"), resp.Header.Get("X-RateLimit-Reset"))
+	}
+	// Another token has its own budget, and the window resets.
+	other, _, _ := e.svc.NewToken(context.Background(), e.app.ClientID, []checkout.Scope{checkout.ScopeAll}, "", time.Time{})
+	if resp := get(other.Reveal()); resp.StatusCode != 404 {
+		t.Fatalf("another token: %d", resp.StatusCode)
+	}
+	now = now.Add(time.Minute)
+	if resp := get(e.token); resp.StatusCode != 404 {
+		t.Fatalf("next window: %d", resp.StatusCode)
 	}
 }

@@ -28,6 +28,8 @@ type Server struct {
 	// Mounts are extra handlers served under a path prefix, outside gin (the provider
 	// sandboxes), keyed by prefix such as "/sandbox/onecheckout".
 	Mounts map[string]http.Handler
+	// RateLimit limits API requests per client token; nil disables it.
+	RateLimit *RateLimiter
 	// Idempotency keeps Idempotency-Key responses; nil disables the header.
 	Idempotency checkout.IdempotencyStore
 	// DemoClientID is the application the demo store creates its payments for; empty
@@ -65,7 +67,7 @@ func (s *Server) Handler() http.Handler {
 	browser.GET("/checkout/:id/return/:attempt", s.providerReturn)
 	browser.GET("/checkout/:id/attempts/:attempt", s.attemptStatus)
 
-	api := r.Group("/api", s.authenticate)
+	api := r.Group("/api", s.authenticate, s.rateLimit)
 	api.POST("/payment/checkout", s.requireScope(checkout.ScopePaymentsCreate), s.idempotent, s.createPayment)
 	api.GET("/payment/:id", s.requireScope(checkout.ScopePaymentsGet), s.getPayment)
 	api.GET("/payment/:id/events", s.requireScope(checkout.ScopePaymentsGet), s.paymentEvents)

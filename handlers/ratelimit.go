@@ -1,0 +1,81 @@
+package handlers
+
+import (
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// RateLimiter counts API requests per client token in fixed one-minute windows. A fixed window
+// gives merchants exact X-RateLimit-Remaining and X-RateLimit-Reset figures, which a token
+// bucket cannot.
+type RateLimiter struct {
+	// Limit is the number of requests per token per window; zero or less disables limiting.
+	Limit  int
+	Window time.Duration
+	Now    func() time.Time
+
+	mu      sync.Mutex
+	windows map[string]*rateWindow
+}
+
+type rateWindow struct {
+	start time.Time
+	count int
+}
+
+// NewRateLimiter allows limit requests per token per minute.
+func NewRateLimiter(limit int) *RateLimiter {
+	return &RateLimiter{Limit: limit, Window: time.Minute, Now: time.Now, windows: map[string]*rateWindow{}}
+}
+
+// take counts one request for key and reports what is left and when the window resets.
+func (r *RateLimiter) take(key string) (remaining int, reset time.Time, ok bool) {
+	now := r.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	w := r.windows[key]
+	if w == nil || now.Sub(w.start) >= r.Window {
+		if len(r.windows) > 10_000 {
+			for k, old := range r.windows {
+				if now.Sub(old.start) >= r.Window {
+					delete(r.windows, k)
+				}
+			}
+		}
+		w = &rateWindow{start: now.Truncate(r.Window)}
+		r.windows[key] = w
+	}
+	reset = w.start.Add(r.Window)
+	if w.count >= r.Limit {
+		return 0, reset, false
+	}
+	w.count++
+	return r.Limit - w.count, reset, true
+}
+
+// rateLimit answers 429 with Retry-After once a token has used up its window.
+func (s *Server) rateLimit(c *gin.Context) {
+	if s.RateLimit == nil || s.RateLimit.Limit <= 0 {
+		c.Next()
+		return
+	}
+	remaining, reset, ok := s.RateLimit.take(principal(c).TokenID)
+	h := c.Writer.Header()
+	h.Set("X-RateLimit-Limit", strconv.Itoa(s.RateLimit.Limit))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(remaining))
+	h.Set("X-RateLimit-Reset", strconv.FormatInt(reset.Unix(), 10))
+	if !ok {
+		wait := int(time.Until(reset).Seconds()) + 1
+		if s.RateLimit.Now != nil {
+			wait = int(reset.Sub(s.RateLimit.Now()).Seconds()) + 1
+		}
+		h.Set("Retry-After", strconv.Itoa(max(wait, 1)))
+		c.AbortWithStatusJSON(http.StatusTooManyRequests, gin.H{"message": "Too many requests.", "code": "rate_limited"})
+		return
+	}
+	c.Next()
+}
