@@ -52,7 +52,12 @@ commands:
   serve                 start the checkout server
   migrate               apply database migrations and exit
   apps create           create a payment application
+  apps list             list payment applications
+  apps show             show one application, with its webhook secret
+  apps rotate-secret    give an application a new webhook secret
   tokens create         create a client token for an application
+  tokens list           list an application's client tokens
+  tokens revoke         revoke a client token
   sandbox credentials   print the credentials the provider sandboxes accept`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -70,6 +75,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return migrate(ctx, rest, stdout)
 	case "apps create":
 		return appsCreate(ctx, rest, stdout)
+	case "apps list", "apps show", "apps rotate-secret", "tokens list", "tokens revoke":
+		return manage(ctx, cmd, rest, stdout)
 	case "tokens create":
 		return tokensCreate(ctx, rest, stdout)
 	case "sandbox credentials":
@@ -152,6 +159,89 @@ func appsCreate(ctx context.Context, args []string, stdout io.Writer) error {
 	return json.NewEncoder(stdout).Encode(map[string]string{
 		"clientId": a.ClientID, "name": a.Name, "webhookUrl": a.WebhookURL, "webhookSecret": a.WebhookSecret.Reveal(),
 	})
+}
+
+// appJSON is how the CLI prints an application; the secret only where asked for.
+func appJSON(a checkout.App, withSecret bool) map[string]any {
+	m := map[string]any{"clientId": a.ClientID, "name": a.Name, "webhookUrl": a.WebhookURL, "createdAt": a.CreatedAt}
+	if withSecret {
+		m["webhookSecret"] = a.WebhookSecret.Reveal()
+	}
+	return m
+}
+
+// manage runs the listing, showing, rotating and revoking subcommands.
+func manage(ctx context.Context, cmd string, args []string, stdout io.Writer) error {
+	var c commonFlags
+	var clientID, tokenID string
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	c.register(fs)
+	fs.StringVar(&clientID, "client-id", "", "the application's Client ID")
+	fs.StringVar(&tokenID, "id", "", "the token's id (tokens revoke)")
+	if err := parse(fs, args, map[string]string{"db": "KASSA_DATABASE_URL"}); err != nil {
+		return err
+	}
+	d, err := openDB(ctx, c.db)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	svc := &checkout.Service{Store: d}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	switch cmd {
+	case "apps list":
+		apps, err := svc.Apps(ctx)
+		if err != nil {
+			return err
+		}
+		out := []map[string]any{}
+		for _, a := range apps {
+			out = append(out, appJSON(a, false))
+		}
+		return enc.Encode(out)
+	case "apps show", "apps rotate-secret":
+		if clientID == "" {
+			return fmt.Errorf("%s: --client-id is required", cmd)
+		}
+		get := svc.App
+		if cmd == "apps rotate-secret" {
+			get = svc.RotateWebhookSecret
+		}
+		a, err := get(ctx, clientID)
+		if err != nil {
+			return cliError(err)
+		}
+		return enc.Encode(appJSON(*a, true))
+	case "tokens list":
+		if clientID == "" {
+			return fmt.Errorf("%s: --client-id is required", cmd)
+		}
+		toks, err := svc.Tokens(ctx, clientID)
+		if err != nil {
+			return cliError(err)
+		}
+		out := []map[string]any{}
+		for _, t := range toks {
+			m := map[string]any{"id": t.ID, "label": t.Label, "scopes": t.Scopes, "createdAt": t.CreatedAt}
+			for k, v := range map[string]time.Time{"expiresAt": t.ExpiresAt, "lastUsedAt": t.LastUsedAt, "revokedAt": t.RevokedAt} {
+				if !v.IsZero() {
+					m[k] = v
+				}
+			}
+			out = append(out, m)
+		}
+		return enc.Encode(out)
+	default: // tokens revoke
+		if tokenID == "" {
+			return fmt.Errorf("%s: --id is required", cmd)
+		}
+		if err := svc.RevokeToken(ctx, tokenID); err != nil {
+			return cliError(err)
+		}
+		fmt.Fprintln(stdout, "revoked", tokenID)
+		return nil
+	}
 }
 
 // multiFlag collects a repeated flag.

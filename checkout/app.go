@@ -91,7 +91,7 @@ func (s *Service) NewApp(ctx context.Context, name, webhookURL string) (*App, er
 		ClientID:      randomID(32),
 		Name:          name,
 		WebhookURL:    webhookURL,
-		WebhookSecret: Secret("whsec_" + base64.StdEncoding.EncodeToString(randomBytes(32))),
+		WebhookSecret: newWebhookSecret(),
 		CreatedAt:     s.now(),
 	}
 	if err := s.Store.CreateApp(ctx, a); err != nil {
@@ -209,4 +209,48 @@ func randomID(n int) string {
 func httpURL(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && len(s) <= 2048
+}
+
+// Apps lists every payment application.
+func (s *Service) Apps(ctx context.Context) ([]App, error) { return s.Store.ListApps(ctx) }
+
+// App returns the application with clientID.
+func (s *Service) App(ctx context.Context, clientID string) (*App, error) {
+	a, err := s.Store.FindApp(ctx, clientID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, Errorf(ENOTFOUND, "No application has Client ID %q.", clientID)
+	}
+	return a, err
+}
+
+// RotateWebhookSecret gives the application a new webhook secret and returns the application.
+func (s *Service) RotateWebhookSecret(ctx context.Context, clientID string) (*App, error) {
+	if _, err := s.App(ctx, clientID); err != nil {
+		return nil, err
+	}
+	if err := s.Store.SetWebhookSecret(ctx, clientID, newWebhookSecret()); err != nil {
+		return nil, err
+	}
+	return s.App(ctx, clientID)
+}
+
+// Tokens lists an application's client tokens (never their secrets, which are not stored).
+func (s *Service) Tokens(ctx context.Context, clientID string) ([]Token, error) {
+	if _, err := s.App(ctx, clientID); err != nil {
+		return nil, err
+	}
+	return s.Store.ListTokens(ctx, clientID)
+}
+
+// RevokeToken makes a client token unusable from now on.
+func (s *Service) RevokeToken(ctx context.Context, id string) error {
+	err := s.Store.RevokeToken(ctx, id, s.now())
+	if errors.Is(err, ErrNotFound) {
+		return Errorf(ENOTFOUND, "No token has id %q.", id)
+	}
+	return err
+}
+
+func newWebhookSecret() Secret {
+	return Secret("whsec_" + base64.StdEncoding.EncodeToString(randomBytes(32)))
 }

@@ -29,7 +29,12 @@ type Store interface {
 
 	CreateApp(ctx context.Context, a *App) error
 	FindApp(ctx context.Context, clientID string) (*App, error)
+	ListApps(ctx context.Context) ([]App, error)
+	SetWebhookSecret(ctx context.Context, clientID string, secret Secret) error
 	CreateToken(ctx context.Context, t *Token) error
+	ListTokens(ctx context.Context, clientID string) ([]Token, error)
+	// RevokeToken marks the token revoked; ErrNotFound when there is no such token.
+	RevokeToken(ctx context.Context, id string, at time.Time) error
 	// FindToken returns the token with id (its public half) or ErrNotFound.
 	FindToken(ctx context.Context, id string) (*Token, error)
 	TouchToken(ctx context.Context, id string, at time.Time) error

@@ -304,13 +304,13 @@ func (db *DB) CreateApp(ctx context.Context, a *checkout.App) error {
 	return err
 }
 
-// FindApp implements checkout.Store.
-func (db *DB) FindApp(ctx context.Context, clientID string) (*checkout.App, error) {
+const appColumns = `client_id, name, webhook_url, webhook_secret, created_at`
+
+func scanApp(row interface{ Scan(...any) error }) (*checkout.App, error) {
 	var a checkout.App
 	var secret string
 	var created int64
-	err := db.read.QueryRowContext(ctx, `SELECT client_id, name, webhook_url, webhook_secret, created_at FROM apps WHERE client_id = ?`,
-		clientID).Scan(&a.ClientID, &a.Name, &a.WebhookURL, &secret, &created)
+	err := row.Scan(&a.ClientID, &a.Name, &a.WebhookURL, &secret, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, checkout.ErrNotFound
 	} else if err != nil {
@@ -318,6 +318,38 @@ func (db *DB) FindApp(ctx context.Context, clientID string) (*checkout.App, erro
 	}
 	a.WebhookSecret, a.CreatedAt = checkout.Secret(secret), fromMS(created)
 	return &a, nil
+}
+
+// FindApp implements checkout.Store.
+func (db *DB) FindApp(ctx context.Context, clientID string) (*checkout.App, error) {
+	return scanApp(db.read.QueryRowContext(ctx, `SELECT `+appColumns+` FROM apps WHERE client_id = ?`, clientID))
+}
+
+// ListApps implements checkout.Store.
+func (db *DB) ListApps(ctx context.Context) ([]checkout.App, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT `+appColumns+` FROM apps ORDER BY created_at, client_id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []checkout.App
+	for rows.Next() {
+		a, err := scanApp(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *a)
+	}
+	return out, rows.Err()
+}
+
+// SetWebhookSecret implements checkout.Store.
+func (db *DB) SetWebhookSecret(ctx context.Context, clientID string, secret checkout.Secret) error {
+	res, err := db.write.ExecContext(ctx, `UPDATE apps SET webhook_secret = ? WHERE client_id = ?`, secret.Reveal(), clientID)
+	if err = affectedOne(res, err); errors.Is(err, checkout.ErrConflict) {
+		return checkout.ErrNotFound
+	}
+	return err
 }
 
 // CreateToken implements checkout.Store.
@@ -333,15 +365,46 @@ func (db *DB) CreateToken(ctx context.Context, t *checkout.Token) error {
 	return err
 }
 
+const tokenColumns = `id, client_id, secret_hash, scopes, label, expires_at, revoked_at, last_used_at, created_at`
+
 // FindToken implements checkout.Store.
 func (db *DB) FindToken(ctx context.Context, id string) (*checkout.Token, error) {
+	return scanToken(db.read.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM client_tokens WHERE id = ?`, id))
+}
+
+// ListTokens implements checkout.Store.
+func (db *DB) ListTokens(ctx context.Context, clientID string) ([]checkout.Token, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT `+tokenColumns+` FROM client_tokens WHERE client_id = ? ORDER BY created_at, id`, clientID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []checkout.Token
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *t)
+	}
+	return out, rows.Err()
+}
+
+// RevokeToken implements checkout.Store; revoking twice keeps the first time.
+func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time) error {
+	res, err := db.write.ExecContext(ctx, `UPDATE client_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`, ms(at), id)
+	if err = affectedOne(res, err); errors.Is(err, checkout.ErrConflict) {
+		return checkout.ErrNotFound
+	}
+	return err
+}
+
+func scanToken(row interface{ Scan(...any) error }) (*checkout.Token, error) {
 	var t checkout.Token
 	var scopes string
 	var expires, revoked, used sql.NullInt64
 	var created int64
-	err := db.read.QueryRowContext(ctx, `SELECT id, client_id, secret_hash, scopes, label, expires_at, revoked_at, last_used_at,
-		created_at FROM client_tokens WHERE id = ?`, id).Scan(&t.ID, &t.ClientID, &t.SecretHash, &scopes, &t.Label, &expires,
-		&revoked, &used, &created)
+	err := row.Scan(&t.ID, &t.ClientID, &t.SecretHash, &scopes, &t.Label, &expires, &revoked, &used, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, checkout.ErrNotFound
 	} else if err != nil {
