@@ -545,3 +545,31 @@ func TestRateLimitPerToken(t *testing.T) {
 		t.Fatalf("next window: %d", resp.StatusCode)
 	}
 }
+
+func TestInstructions(t *testing.T) {
+	e := newEnv(t)
+	_, created := e.api(t, "POST", "/api/payment/checkout", e.token, e.createBody("2500"))
+	id := created["id"].(string)
+	status, got := e.api(t, "GET", "/api/payment/"+id+"/instructions?provider=onecheckout", e.token, "")
+	if status != 200 || got["type"] != "redirect" || !strings.HasPrefix(got["payUrl"].(string), e.srv.URL+"/sandbox/onecheckout/") {
+		t.Fatalf("instructions: %d %v", status, got)
+	}
+	// Asking again reuses the provider order.
+	_, again := e.api(t, "GET", "/api/payment/"+id+"/instructions?provider=onecheckout", e.token, "")
+	if again["attemptId"] != got["attemptId"] || again["payUrl"] != got["payUrl"] {
+		t.Fatalf("second call made a new order: %v vs %v", again["attemptId"], got["attemptId"])
+	}
+	if status, _ := e.api(t, "GET", "/api/payment/"+id+"/instructions?provider=nope", e.token, ""); status != 422 {
+		t.Fatalf("unknown provider: %d", status)
+	}
+	if status, _ := e.api(t, "GET", "/api/payment/"+id+"/instructions", e.token, ""); status != 422 {
+		t.Fatalf("no provider: %d", status)
+	}
+	getOnly, _, _ := e.svc.NewToken(context.Background(), e.app.ClientID, []checkout.Scope{checkout.ScopePaymentsGet}, "", time.Time{})
+	if status, _ := e.api(t, "GET", "/api/payment/"+id+"/instructions?provider=onecheckout", getOnly.Reveal(), ""); status != 403 {
+		t.Fatalf("without the instructions scope: %d", status)
+	}
+	if p, _ := e.svc.Payment(context.Background(), id); len(p.Attempts) != 1 {
+		t.Fatalf("%d attempts, want 1", len(p.Attempts))
+	}
+}

@@ -71,6 +71,7 @@ func (s *Server) Handler() http.Handler {
 	api.POST("/payment/checkout", s.requireScope(checkout.ScopePaymentsCreate), s.idempotent, s.createPayment)
 	api.GET("/payment/:id", s.requireScope(checkout.ScopePaymentsGet), s.getPayment)
 	api.GET("/payment/:id/events", s.requireScope(checkout.ScopePaymentsGet), s.paymentEvents)
+	api.GET("/payment/:id/instructions", s.requireScope(checkout.ScopePaymentsInstructions), s.paymentInstructions)
 	api.POST("/payment/:id/cancel", s.requireScope(checkout.ScopePaymentsCreate), s.idempotent, s.cancelPayment)
 
 	r.POST("/callbacks/:provider", s.providerCallback)

@@ -1,0 +1,81 @@
+package handlers
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/kassa-pay/kassa/checkout"
+	"github.com/kassa-pay/kassa/providers"
+)
+
+// paymentInstructions serves GET /api/payment/:id/instructions?provider=P&method=M[&phone=N]:
+// what a shopper needs to pay with that provider and method outside the checkout page. It
+// reuses a live attempt for the same provider and method, and creates the provider order
+// otherwise, so calling it again does not create a second order.
+func (s *Server) paymentInstructions(c *gin.Context) {
+	p, ok := s.ownPayment(c)
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	id := providers.ID(c.Query("provider"))
+	method := c.Query("method")
+	if id == "" {
+		s.apiError(c, &checkout.Error{Code: checkout.EINVALID, Message: "The request has invalid fields.",
+			Fields: map[string]string{"provider": "is required (" + s.providerIDs() + ")"}})
+		return
+	}
+	var attempt *checkout.Attempt
+	for _, a := range p.Attempts {
+		if a.Provider == id && a.Method == method && a.Status.Live() {
+			attempt = &a
+			break
+		}
+	}
+	if attempt == nil {
+		phone := c.Query("phone")
+		if phone == "" {
+			phone = p.Customer.Phone
+		}
+		a, err := s.Checkout.StartAttempt(ctx, p.ID, checkout.Choice{Provider: id, Method: method, Phone: phone})
+		if err != nil {
+			s.apiError(c, err)
+			return
+		}
+		attempt = a
+	}
+	name := s.providerName(attempt.Provider)
+	out := gin.H{
+		"paymentId": p.ID, "attemptId": attempt.ID, "provider": attempt.Provider, "method": attempt.Method,
+		"status": attempt.Status, "amount": p.Amount, "currencyCode": p.Currency, "reference": p.ReferenceLabel,
+		"expiresAt": p.ExpiresAt,
+	}
+	if attempt.PayURL != "" {
+		out["type"] = "redirect"
+		out["payUrl"] = attempt.PayURL
+		out["steps"] = []string{
+			"Open the pay URL in a browser.",
+			"Pay " + p.Money.String() + " on " + name + "'s page.",
+			"You are brought back to " + s.Checkout.URLs.Checkout(p.ID) + " once " + name + " confirms the payment.",
+		}
+	} else {
+		out["type"] = "push"
+		out["steps"] = []string{
+			name + " has sent a payment request for " + p.Money.String() + " to the shopper's phone.",
+			"The shopper approves it on the phone (for example by entering their PIN).",
+			"Kassa confirms the payment with " + name + "; poll GET /api/payment/" + p.ID + " or wait for the webhook.",
+		}
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// providerIDs lists the configured providers for error messages.
+func (s *Server) providerIDs() string {
+	var ids []string
+	for _, p := range s.Checkout.Providers.All() {
+		ids = append(ids, string(p.ID()))
+	}
+	return strings.Join(ids, ", ")
+}
