@@ -47,6 +47,18 @@ func (s *Server) log() *slog.Logger {
 
 // Handler returns Kassa's whole HTTP handler.
 func (s *Server) Handler() http.Handler {
+	r := s.engine()
+	mux := http.NewServeMux()
+	for prefix, h := range s.Mounts {
+		prefix = strings.TrimSuffix(prefix, "/")
+		mux.Handle(prefix+"/", http.StripPrefix(prefix, h))
+	}
+	mux.Handle("/", r)
+	return mux
+}
+
+// engine builds the gin engine with every route.
+func (s *Server) engine() *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
@@ -75,14 +87,8 @@ func (s *Server) Handler() http.Handler {
 	api.POST("/payment/:id/cancel", s.requireScope(checkout.ScopePaymentsCreate), s.idempotent, s.cancelPayment)
 
 	r.POST("/callbacks/:provider", s.providerCallback)
-
-	mux := http.NewServeMux()
-	for prefix, h := range s.Mounts {
-		prefix = strings.TrimSuffix(prefix, "/")
-		mux.Handle(prefix+"/", http.StripPrefix(prefix, h))
-	}
-	mux.Handle("/", r)
-	return mux
+	r.GET("/api/openapi.json", s.openAPI)
+	return r
 }
 
 // secureCookies reports whether cookies should carry the Secure flag.
