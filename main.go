@@ -58,6 +58,7 @@ commands:
   tokens create         create a client token for an application
   tokens list           list an application's client tokens
   tokens revoke         revoke a client token
+  oauth-clients create  create OAuth2 client credentials for the dashboard API
   sandbox credentials   print the credentials the provider sandboxes accept`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -65,7 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New(usage)
 	}
 	cmd, rest := args[0], args[1:]
-	if (cmd == "apps" || cmd == "tokens" || cmd == "sandbox") && len(rest) > 0 {
+	if (cmd == "apps" || cmd == "tokens" || cmd == "sandbox" || cmd == "oauth-clients") && len(rest) > 0 {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	switch cmd {
@@ -79,6 +80,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return manage(ctx, cmd, rest, stdout)
 	case "tokens create":
 		return tokensCreate(ctx, rest, stdout)
+	case "oauth-clients create":
+		return oauthClientsCreate(ctx, rest, stdout)
 	case "sandbox credentials":
 		return sandboxCredentials(stdout)
 	case "help", "-h", "--help":
@@ -287,6 +290,27 @@ func tokensCreate(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	_, err = fmt.Fprintln(stdout, tok.Reveal())
 	return err
+}
+
+func oauthClientsCreate(ctx context.Context, args []string, stdout io.Writer) error {
+	var c commonFlags
+	var name string
+	fs := flag.NewFlagSet("oauth-clients create", flag.ContinueOnError)
+	c.register(fs)
+	fs.StringVar(&name, "name", "", "a name for the client (required)")
+	if err := parse(fs, args, map[string]string{"db": "KASSA_DATABASE_URL"}); err != nil {
+		return err
+	}
+	d, err := openDB(ctx, c.db)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	client, secret, err := (&checkout.Service{Store: d}).NewOAuthClient(ctx, name)
+	if err != nil {
+		return cliError(err)
+	}
+	return json.NewEncoder(stdout).Encode(map[string]string{"clientId": client.ID, "clientSecret": secret.Reveal(), "name": client.Name})
 }
 
 // cliError spells out a domain error's field messages for the terminal.

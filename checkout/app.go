@@ -21,7 +21,11 @@ type App struct {
 	Name          string
 	WebhookURL    string
 	WebhookSecret Secret
-	CreatedAt     time.Time
+	// Branding shown on the checkout page; all optional.
+	DisplayName string
+	LogoURL     string
+	AccentColor string // "#rrggbb"
+	CreatedAt   time.Time
 }
 
 // Scope is a permission a client token carries.

@@ -30,6 +30,14 @@ type Store interface {
 	CreateApp(ctx context.Context, a *App) error
 	FindApp(ctx context.Context, clientID string) (*App, error)
 	ListApps(ctx context.Context) ([]App, error)
+	// UpdateApp stores the application's name, webhook URL and branding.
+	UpdateApp(ctx context.Context, a *App) error
+	CreateOAuthClient(ctx context.Context, c *OAuthClient) error
+	FindOAuthClient(ctx context.Context, id string) (*OAuthClient, error)
+	CreateAccessToken(ctx context.Context, t *AccessToken) error
+	FindAccessToken(ctx context.Context, id string) (*AccessToken, error)
+	// ListPayments returns one page of payments, newest first, and the total matching f.
+	ListPayments(ctx context.Context, f PaymentFilter) ([]Payment, int, error)
 	SetWebhookSecret(ctx context.Context, clientID string, secret Secret) error
 	CreateToken(ctx context.Context, t *Token) error
 	ListTokens(ctx context.Context, clientID string) ([]Token, error)
@@ -72,4 +80,15 @@ type AttemptChange struct {
 	Checks      int
 	NextCheckAt time.Time
 	At          time.Time
+}
+
+// PaymentFilter selects a page of payments, newest first. After, when set, is the position
+// (created time and id) where the page starts, inclusive.
+type PaymentFilter struct {
+	ClientID    string
+	Status      PaymentStatus
+	CreatedFrom time.Time
+	CreatedTo   time.Time
+	After       *Payment
+	Limit       int
 }

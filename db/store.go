@@ -299,18 +299,18 @@ func (db *DB) Events(ctx context.Context, paymentID string) ([]checkout.Event, e
 
 // CreateApp implements checkout.Store.
 func (db *DB) CreateApp(ctx context.Context, a *checkout.App) error {
-	_, err := db.write.ExecContext(ctx, `INSERT INTO apps (client_id, name, webhook_url, webhook_secret, created_at) VALUES (?, ?, ?, ?, ?)`,
-		a.ClientID, a.Name, a.WebhookURL, a.WebhookSecret.Reveal(), ms(a.CreatedAt))
+	_, err := db.write.ExecContext(ctx, `INSERT INTO apps (`+appColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.ClientID, a.Name, a.WebhookURL, a.WebhookSecret.Reveal(), a.DisplayName, a.LogoURL, a.AccentColor, ms(a.CreatedAt))
 	return err
 }
 
-const appColumns = `client_id, name, webhook_url, webhook_secret, created_at`
+const appColumns = `client_id, name, webhook_url, webhook_secret, display_name, logo_url, accent_color, created_at`
 
 func scanApp(row interface{ Scan(...any) error }) (*checkout.App, error) {
 	var a checkout.App
 	var secret string
 	var created int64
-	err := row.Scan(&a.ClientID, &a.Name, &a.WebhookURL, &secret, &created)
+	err := row.Scan(&a.ClientID, &a.Name, &a.WebhookURL, &secret, &a.DisplayName, &a.LogoURL, &a.AccentColor, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, checkout.ErrNotFound
 	} else if err != nil {
@@ -451,4 +451,110 @@ func (db *DB) CountPayments(ctx context.Context) (int, error) {
 	var n int
 	err := db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM payments`).Scan(&n)
 	return n, err
+}
+
+// UpdateApp implements checkout.Store.
+func (db *DB) UpdateApp(ctx context.Context, a *checkout.App) error {
+	res, err := db.write.ExecContext(ctx, `UPDATE apps SET name = ?, webhook_url = ?, display_name = ?, logo_url = ?, accent_color = ?
+		WHERE client_id = ?`, a.Name, a.WebhookURL, a.DisplayName, a.LogoURL, a.AccentColor, a.ClientID)
+	if err = affectedOne(res, err); errors.Is(err, checkout.ErrConflict) {
+		return checkout.ErrNotFound
+	}
+	return err
+}
+
+// CreateOAuthClient implements checkout.Store.
+func (db *DB) CreateOAuthClient(ctx context.Context, c *checkout.OAuthClient) error {
+	_, err := db.write.ExecContext(ctx, `INSERT INTO oauth_clients (id, secret_hash, name, created_at) VALUES (?, ?, ?, ?)`,
+		c.ID, c.SecretHash, c.Name, ms(c.CreatedAt))
+	return err
+}
+
+// FindOAuthClient implements checkout.Store.
+func (db *DB) FindOAuthClient(ctx context.Context, id string) (*checkout.OAuthClient, error) {
+	var c checkout.OAuthClient
+	var created int64
+	err := db.read.QueryRowContext(ctx, `SELECT id, secret_hash, name, created_at FROM oauth_clients WHERE id = ?`, id).
+		Scan(&c.ID, &c.SecretHash, &c.Name, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, checkout.ErrNotFound
+	} else if err != nil {
+		return nil, err
+	}
+	c.CreatedAt = fromMS(created)
+	return &c, nil
+}
+
+// CreateAccessToken implements checkout.Store; it also drops tokens expired a day ago, so
+// the table stays small without a separate job.
+func (db *DB) CreateAccessToken(ctx context.Context, t *checkout.AccessToken) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM oauth_tokens WHERE expires_at < ?`, ms(t.CreatedAt.Add(-24*time.Hour))); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO oauth_tokens (id, secret_hash, client_id, expires_at, created_at) VALUES (?, ?, ?, ?, ?)`,
+			t.ID, t.SecretHash, t.ClientID, ms(t.ExpiresAt), ms(t.CreatedAt))
+		return err
+	})
+}
+
+// FindAccessToken implements checkout.Store.
+func (db *DB) FindAccessToken(ctx context.Context, id string) (*checkout.AccessToken, error) {
+	var t checkout.AccessToken
+	var expires, created int64
+	err := db.read.QueryRowContext(ctx, `SELECT id, secret_hash, client_id, expires_at, created_at FROM oauth_tokens WHERE id = ?`, id).
+		Scan(&t.ID, &t.SecretHash, &t.ClientID, &expires, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, checkout.ErrNotFound
+	} else if err != nil {
+		return nil, err
+	}
+	t.ExpiresAt, t.CreatedAt = fromMS(expires), fromMS(created)
+	return &t, nil
+}
+
+// ListPayments implements checkout.Store. Attempts are not loaded: a page lists payments.
+func (db *DB) ListPayments(ctx context.Context, f checkout.PaymentFilter) ([]checkout.Payment, int, error) {
+	var where []string
+	var args []any
+	if f.ClientID != "" {
+		where, args = append(where, "client_id = ?"), append(args, f.ClientID)
+	}
+	if f.Status != "" {
+		where, args = append(where, "status = ?"), append(args, string(f.Status))
+	}
+	if !f.CreatedFrom.IsZero() {
+		where, args = append(where, "created_at >= ?"), append(args, ms(f.CreatedFrom))
+	}
+	if !f.CreatedTo.IsZero() {
+		where, args = append(where, "created_at < ?"), append(args, ms(f.CreatedTo))
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+	var count int
+	if err := db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM payments`+cond, args...).Scan(&count); err != nil {
+		return nil, 0, err
+	}
+	if f.After != nil {
+		where = append(where, "(created_at < ? OR (created_at = ? AND id <= ?))")
+		args = append(args, ms(f.After.CreatedAt), ms(f.After.CreatedAt), f.After.ID)
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT `+paymentColumns+` FROM payments`+cond+` ORDER BY created_at DESC, id DESC LIMIT ?`,
+		append(args, f.Limit)...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var out []checkout.Payment
+	for rows.Next() {
+		p, err := scanPayment(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, *p)
+	}
+	return out, count, rows.Err()
 }

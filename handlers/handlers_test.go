@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -571,5 +572,208 @@ func TestInstructions(t *testing.T) {
 	}
 	if p, _ := e.svc.Payment(context.Background(), id); len(p.Attempts) != 1 {
 		t.Fatalf("%d attempts, want 1", len(p.Attempts))
+	}
+}
+
+// dashboardToken creates OAuth2 client credentials and exchanges them for an access token.
+func (e *env) dashboardToken(t *testing.T) string {
+	t.Helper()
+	client, secret, err := e.svc.NewOAuthClient(context.Background(), "ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := url.Values{"grant_type": {"client_credentials"}}
+	req, _ := http.NewRequest("POST", e.srv.URL+"/oauth/token", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(client.ID, secret.Reveal())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tok map[string]any
+	json.NewDecoder(resp.Body).Decode(&tok)
+	if resp.StatusCode != 200 || tok["token_type"] != "Bearer" || tok["expires_in"] != float64(3600) || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("token endpoint: %d %v", resp.StatusCode, tok)
+	}
+	return tok["access_token"].(string)
+}
+
+func TestOAuthTokenEndpoint(t *testing.T) {
+	e := newEnv(t)
+	client, secret, _ := e.svc.NewOAuthClient(context.Background(), "ops")
+	post := func(form url.Values, basicID, basicSecret string) (int, map[string]any) {
+		req, _ := http.NewRequest("POST", e.srv.URL+"/oauth/token", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if basicID != "" {
+			req.SetBasicAuth(basicID, basicSecret)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	grant := url.Values{"grant_type": {"client_credentials"}}
+	if status, out := post(url.Values{"grant_type": {"client_credentials"}, "client_id": {client.ID}, "client_secret": {secret.Reveal()}}, "", ""); status != 200 || out["access_token"] == nil {
+		t.Fatalf("client_secret_post: %d %v", status, out)
+	}
+	for _, tc := range []struct {
+		name       string
+		form       url.Values
+		id, secret string
+		status     int
+		errorCode  string
+	}{
+		{"wrong secret", grant, client.ID, "nope", 401, "invalid_client"},
+		{"unknown client", grant, "koc_0000000000000000", "nope", 401, "invalid_client"},
+		{"no credentials", grant, "", "", 401, "invalid_client"},
+		{"password grant", url.Values{"grant_type": {"password"}}, client.ID, secret.Reveal(), 400, "unsupported_grant_type"},
+		{"no grant", url.Values{}, client.ID, secret.Reveal(), 400, "invalid_request"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, out := post(tc.form, tc.id, tc.secret)
+			if status != tc.status || out["error"] != tc.errorCode {
+				t.Fatalf("%d %v, want %d %s", status, out, tc.status, tc.errorCode)
+			}
+		})
+	}
+	// Access tokens and client tokens are not interchangeable.
+	access := e.dashboardToken(t)
+	if status, _ := e.api(t, "POST", "/api/payment/checkout", access, e.createBody("100")); status != 401 {
+		t.Fatalf("an access token on the payments API: %d", status)
+	}
+	if status, _ := e.api(t, "GET", "/api/payment-applications", e.token, ""); status != 401 {
+		t.Fatalf("a client token on the dashboard API: %d", status)
+	}
+	e.svc.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+	if status, _ := e.api(t, "GET", "/api/payment-applications", access, ""); status != 401 {
+		t.Fatalf("an expired access token: %d", status)
+	}
+}
+
+func TestDashboardApplicationsAndTokens(t *testing.T) {
+	e := newEnv(t)
+	access := e.dashboardToken(t)
+	status, created := e.api(t, "POST", "/api/payment-applications", access, `{"name": "Second shop", "webhookUrl": "https://s.example/hook", "accentColor": "#112233"}`)
+	if status != 201 || len(created["clientId"].(string)) != 32 || !strings.HasPrefix(created["webhookSecret"].(string), "whsec_") || created["accentColor"] != "#112233" {
+		t.Fatalf("create app: %d %v", status, created)
+	}
+	id := created["clientId"].(string)
+	if status, _ := e.api(t, "POST", "/api/payment-applications", access, `{"name": ""}`); status != 422 {
+		t.Fatalf("create app without a name: %d", status)
+	}
+	if status, _ := e.api(t, "POST", "/api/payment-applications", access, `{"name": "X", "accentColor": "red"}`); status != 422 {
+		t.Fatalf("create app with a bad colour: %d", status)
+	}
+	status, list := e.api(t, "GET", "/api/payment-applications", access, "")
+	if data, _ := list["data"].([]any); status != 200 || len(data) != 2 || strings.Contains(fmt.Sprint(list), "whsec_") {
+		t.Fatalf("list apps: %d %v", status, list)
+	}
+	status, patched := e.api(t, "PATCH", "/api/payment-applications/"+id, access, `{"displayName": "Second Shop Ltd", "logoUrl": "https://s.example/logo.png"}`)
+	if status != 200 || patched["displayName"] != "Second Shop Ltd" || patched["name"] != "Second shop" || patched["accentColor"] != "#112233" {
+		t.Fatalf("patch: %d %v", status, patched)
+	}
+	if status, _ := e.api(t, "PATCH", "/api/payment-applications/"+id, access, `{"logoUrl": "http://insecure.example/logo.png"}`); status != 422 {
+		t.Fatalf("patch with an http logo: %d", status)
+	}
+	if status, _ := e.api(t, "PATCH", "/api/payment-applications/nope", access, `{}`); status != 404 {
+		t.Fatalf("patch unknown app: %d", status)
+	}
+	status, rotated := e.api(t, "POST", "/api/payment-applications/"+id+"/rotate-webhook-secret", access, "")
+	if status != 200 || rotated["webhookSecret"] == created["webhookSecret"] {
+		t.Fatalf("rotate: %d %v", status, rotated)
+	}
+
+	status, tok := e.api(t, "POST", "/api/payment-applications/"+id+"/tokens", access, `{"scopes": ["payments.create"], "label": "server"}`)
+	if status != 201 || !strings.HasPrefix(tok["token"].(string), "kct_") {
+		t.Fatalf("create token: %d %v", status, tok)
+	}
+	clientToken := tok["token"].(string)
+	body := strings.Replace(e.createBody("100"), e.app.ClientID, id, 1)
+	if status, _ := e.api(t, "POST", "/api/payment/checkout", clientToken, body); status != 201 {
+		t.Fatalf("the new token cannot create: %d", status)
+	}
+	if status, _ := e.api(t, "POST", "/api/payment-applications/"+id+"/tokens", access, `{"scopes": ["payments.everything"]}`); status != 422 {
+		t.Fatalf("unknown scope: %d", status)
+	}
+	status, toks := e.api(t, "GET", "/api/payment-applications/"+id+"/tokens", access, "")
+	if data, _ := toks["data"].([]any); status != 200 || len(data) != 1 || strings.Contains(fmt.Sprint(toks), clientToken) {
+		t.Fatalf("list tokens: %d %v", status, toks)
+	}
+	// Revoking through another application's path is refused; through its own, it works.
+	req, _ := http.NewRequest("DELETE", e.srv.URL+"/api/payment-applications/"+e.app.ClientID+"/tokens/"+tok["id"].(string), nil)
+	req.Header.Set("Authorization", "Bearer "+access)
+	resp, _ := http.DefaultClient.Do(req)
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Fatalf("revoke via another app: %d", resp.StatusCode)
+	}
+	req, _ = http.NewRequest("DELETE", e.srv.URL+"/api/payment-applications/"+id+"/tokens/"+tok["id"].(string), nil)
+	req.Header.Set("Authorization", "Bearer "+access)
+	resp, _ = http.DefaultClient.Do(req)
+	resp.Body.Close()
+	if resp.StatusCode != 204 {
+		t.Fatalf("revoke: %d", resp.StatusCode)
+	}
+	if status, _ := e.api(t, "POST", "/api/payment/checkout", clientToken, body); status != 401 {
+		t.Fatalf("a revoked token still creates: %d", status)
+	}
+}
+
+func TestListPaymentsPagination(t *testing.T) {
+	e := newEnv(t)
+	access := e.dashboardToken(t)
+	clock := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	e.svc.Now = func() time.Time { clock = clock.Add(time.Second); return clock }
+	var lastCreated string
+	create := func() string {
+		_, p := e.api(t, "POST", "/api/payment/checkout", e.token, e.createBody("100"))
+		lastCreated = p["createdAt"].(string)
+		return p["id"].(string)
+	}
+	var ids []string // oldest first
+	for range 5 {
+		ids = append(ids, create())
+	}
+	page := func(query string) ([]string, string, float64) {
+		status, out := e.api(t, "GET", "/api/payments?"+query, access, "")
+		if status != 200 {
+			t.Fatalf("list %s: %d %v", query, status, out)
+		}
+		var got []string
+		for _, p := range out["payments"].([]any) {
+			got = append(got, p.(map[string]any)["id"].(string))
+		}
+		return got, out["next_anchor"].(string), out["count"].(float64)
+	}
+	p1, next, count := page("limit=2")
+	if fmt.Sprint(p1) != fmt.Sprint([]string{ids[4], ids[3]}) || next != ids[2] || count != 5 {
+		t.Fatalf("page 1: %v next %q count %v", p1, next, count)
+	}
+	// New payments arrive between pages: they go to the top, and the pages that follow
+	// neither repeat nor skip a payment.
+	create()
+	newFrom := lastCreated
+	create()
+	p2, next, _ := page("limit=2&anchor=" + next)
+	p3, last, _ := page("limit=2&anchor=" + next)
+	if fmt.Sprint(p2) != fmt.Sprint([]string{ids[2], ids[1]}) || fmt.Sprint(p3) != fmt.Sprint([]string{ids[0]}) || last != "" {
+		t.Fatalf("pages 2 and 3: %v %v, last anchor %q", p2, p3, last)
+	}
+	e.api(t, "POST", "/api/payment/"+ids[0]+"/cancel", e.token, "")
+	if got, _, count := page("status=cancelled"); len(got) != 1 || got[0] != ids[0] || count != 1 {
+		t.Fatalf("status filter: %v %v", got, count)
+	}
+	if got, _, _ := page("clientId=" + e.app.ClientID + "&created_from=" + url.QueryEscape(newFrom)); len(got) != 2 {
+		t.Fatalf("time filter: %v", got)
+	}
+	for _, bad := range []string{"limit=0", "limit=1025", "limit=x", "status=lost", "anchor=pay_nope", "created_to=yesterday"} {
+		if status, _ := e.api(t, "GET", "/api/payments?"+bad, access, ""); status != 422 {
+			t.Errorf("list ?%s: %d, want 422", bad, status)
+		}
 	}
 }

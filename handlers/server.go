@@ -86,6 +86,18 @@ func (s *Server) engine() *gin.Engine {
 	api.GET("/payment/:id/instructions", s.requireScope(checkout.ScopePaymentsInstructions), s.paymentInstructions)
 	api.POST("/payment/:id/cancel", s.requireScope(checkout.ScopePaymentsCreate), s.idempotent, s.cancelPayment)
 
+	r.POST("/oauth/token", s.oauthToken)
+	dash := r.Group("/api", s.authenticateDashboard, s.rateLimit)
+	dash.GET("/payment-applications", s.listApps)
+	dash.POST("/payment-applications", s.createApp)
+	dash.GET("/payment-applications/:clientId", s.getApp)
+	dash.PATCH("/payment-applications/:clientId", s.updateApp)
+	dash.POST("/payment-applications/:clientId/rotate-webhook-secret", s.rotateWebhookSecret)
+	dash.GET("/payment-applications/:clientId/tokens", s.listTokens)
+	dash.POST("/payment-applications/:clientId/tokens", s.createToken)
+	dash.DELETE("/payment-applications/:clientId/tokens/:tokenId", s.revokeToken)
+	dash.GET("/payments", s.listPayments)
+
 	r.POST("/callbacks/:provider", s.providerCallback)
 	r.GET("/api/openapi.json", s.openAPI)
 	return r
