@@ -38,7 +38,7 @@ func (s *Server) showCheckout(c *gin.Context) {
 func (s *Server) renderClosed(c *gin.Context, p *checkout.Payment) bool {
 	switch {
 	case p.Status == checkout.PaymentPaid || p.Status == checkout.PaymentRefunded || p.Status == checkout.PaymentPartiallyRefunded:
-		v := views.ThankYouView{Page: page("Thank you"), Amount: p.Money.String(), ReferenceLabel: p.ReferenceLabel,
+		v := views.ThankYouView{Page: s.merchantPage(c, "Thank you", p), Amount: p.Money.String(), ReferenceLabel: p.ReferenceLabel,
 			SuccessURL: p.SuccessURL}
 		for _, a := range p.Attempts {
 			if a.Status == checkout.AttemptPaid {
@@ -119,7 +119,7 @@ func (f checkoutForm) choice() checkout.Choice {
 
 func (s *Server) renderCheckout(c *gin.Context, status int, p *checkout.Payment, f checkoutForm, notice views.Notice, fields map[string]string) {
 	v := views.CheckoutView{
-		Page:           page("Pay " + p.Money.String()),
+		Page:           s.merchantPage(c, "Pay "+p.Money.String(), p),
 		PaymentID:      p.ID,
 		Amount:         p.Money.String(),
 		ReferenceLabel: p.ReferenceLabel,
@@ -224,7 +224,7 @@ func (s *Server) attemptStatus(c *gin.Context) {
 		c.Redirect(http.StatusSeeOther, "/checkout/"+paymentID)
 		return
 	}
-	pg := page("Confirming your payment")
+	pg := s.merchantPage(c, "Confirming your payment", v.Payment)
 	pg.Refresh = 3
 	render(c, http.StatusOK, views.PendingPage(views.PendingView{
 		Page:           pg,

@@ -777,3 +777,23 @@ func TestListPaymentsPagination(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckoutPageBranding(t *testing.T) {
+	e := newEnv(t)
+	name, accent, logo := "Zomba Crafts", "#aa3300", "https://zomba.example/logo.png"
+	if _, err := e.svc.UpdateApp(context.Background(), e.app.ClientID, checkout.AppPatch{DisplayName: &name, AccentColor: &accent, LogoURL: &logo}); err != nil {
+		t.Fatal(err)
+	}
+	p := e.newPayment(t, 100)
+	_, body := e.page(t, "/checkout/"+p.ID)
+	css := "/brand/" + e.app.ClientID + ".css"
+	if !strings.Contains(body, ">Zomba Crafts</span>") || !strings.Contains(body, `src="`+logo+`"`) || !strings.Contains(body, css) {
+		t.Fatalf("checkout page is not branded:\n%s", body)
+	}
+	if status, sheet := e.page(t, css); status != 200 || !strings.Contains(sheet, "--accent:#aa3300") {
+		t.Fatalf("brand stylesheet: %d %q", status, sheet)
+	}
+	if status, _ := e.page(t, "/brand/nope.css"); status != 404 {
+		t.Fatalf("unknown brand stylesheet: %d", status)
+	}
+}

@@ -78,11 +78,12 @@ func (s *Server) recoverPanics(c *gin.Context) {
 }
 
 // securityHeaders: no framing (the pay button cannot be clickjacked), no sniffing, no
-// referrer leaking payment ids to providers, and a CSP that allows only Kassa's own files.
+// referrer leaking payment ids to providers, and a CSP that allows only Kassa's own files
+// (and https images, for merchants' logos).
 // form-action is left open on purpose: the checkout form redirects to the provider's host.
 func securityHeaders(c *gin.Context) {
 	h := c.Writer.Header()
-	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: https:; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "same-origin")

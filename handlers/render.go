@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
@@ -101,4 +102,34 @@ func (s *Server) notFound(c *gin.Context) {
 		return
 	}
 	s.errorPage(c, http.StatusNotFound, "Page not found", "There is nothing at this address.")
+}
+
+// merchantPage is page() branded for the payment's application. Branding is decoration: if the
+// application cannot be read, the page is shown unbranded rather than not at all.
+func (s *Server) merchantPage(c *gin.Context, title string, p *checkout.Payment) views.Page {
+	pg := page(title)
+	a, err := s.Checkout.App(c.Request.Context(), p.ClientID)
+	if err != nil {
+		return pg
+	}
+	pg.Brand, pg.Logo = a.Name, a.LogoURL
+	if a.DisplayName != "" {
+		pg.Brand = a.DisplayName
+	}
+	if a.AccentColor != "" {
+		pg.BrandCSS = "/brand/" + a.ClientID + ".css?v=" + strings.TrimPrefix(a.AccentColor, "#")
+	}
+	return pg
+}
+
+// brandCSS serves GET /brand/:file: an application's accent colour as a stylesheet, so the
+// Content-Security-Policy can keep refusing inline styles.
+func (s *Server) brandCSS(c *gin.Context) {
+	a, err := s.Checkout.App(c.Request.Context(), strings.TrimSuffix(c.Param("file"), ".css"))
+	if err != nil || a.AccentColor == "" {
+		c.Status(http.StatusNotFound)
+		return
+	}
+	c.Header("Cache-Control", "public, max-age=300")
+	c.Data(http.StatusOK, "text/css; charset=utf-8", []byte(":root,html{--accent:"+a.AccentColor+"}\n"))
 }

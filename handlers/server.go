@@ -70,6 +70,7 @@ func (s *Server) engine() *gin.Engine {
 
 	r.GET("/healthz", s.health)
 	r.GET("/static/*file", s.staticFile)
+	r.GET("/brand/:file", s.brandCSS)
 
 	browser := r.Group("/", s.csrf())
 	browser.GET("/", s.storePage)
