@@ -27,6 +27,17 @@ func (s *Server) paymentInstructions(c *gin.Context) {
 			Fields: map[string]string{"provider": "is required (" + s.providerIDs() + ")"}})
 		return
 	}
+	if p.Status != checkout.PaymentOpen || s.Checkout.PastExpiry(p) {
+		s.apiError(c, checkout.Errorf(checkout.ECONFLICT, "This payment can no longer be paid (it is %s).", p.Status))
+		return
+	}
+	// A provider without methods ignores the method, as StartAttempt does, so a repeated call
+	// finds the attempt it made.
+	if pr, ok := s.Checkout.Providers.Get(id); ok {
+		if _, hasMethods := pr.(providers.MethodLister); !hasMethods {
+			method = ""
+		}
+	}
 	var attempt *checkout.Attempt
 	for _, a := range p.Attempts {
 		if a.Provider == id && a.Method == method && a.Status.Live() {
@@ -65,7 +76,7 @@ func (s *Server) paymentInstructions(c *gin.Context) {
 		out["steps"] = []string{
 			name + " has sent a payment request for " + p.Money.String() + " to the shopper's phone.",
 			"The shopper approves it on the phone (for example by entering their PIN).",
-			"Kassa confirms the payment with " + name + "; poll GET /api/payment/" + p.ID + " or wait for the webhook.",
+			"Kassa confirms the payment with " + name + "; poll GET /api/payment/" + p.ID + " to see it paid.",
 		}
 	}
 	c.JSON(http.StatusOK, out)

@@ -20,12 +20,12 @@ func (s *Server) providerCallback(c *gin.Context) {
 	pr, ok := s.Checkout.Providers.Get(id)
 	recv, canReceive := pr.(providers.CallbackReceiver)
 	if !ok || !canReceive {
-		c.AbortWithStatusJSON(http.StatusNotFound, gin.H{"message": "Unknown provider."})
+		c.AbortWithStatusJSON(http.StatusNotFound, gin.H{"message": "Unknown provider.", "code": checkout.ENOTFOUND})
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxAPIBody))
 	if err != nil {
-		c.AbortWithStatusJSON(http.StatusRequestEntityTooLarge, gin.H{"message": "Body too large."})
+		c.AbortWithStatusJSON(http.StatusRequestEntityTooLarge, gin.H{"message": "Body too large.", "code": "too_large"})
 		return
 	}
 	hint, err := recv.ReadCallback(ctx, c.Request.Header, body)
@@ -35,7 +35,7 @@ func (s *Server) providerCallback(c *gin.Context) {
 		if providers.Temporary(err) {
 			status = http.StatusServiceUnavailable // let the provider deliver it again
 		}
-		c.AbortWithStatusJSON(status, gin.H{"message": "Callback not accepted."})
+		c.AbortWithStatusJSON(status, gin.H{"message": "Callback not accepted.", "code": "callback_rejected"})
 		return
 	}
 	a, err := s.Checkout.AttemptForCallback(ctx, id, hint)

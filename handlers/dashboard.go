@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -167,16 +168,35 @@ func (s *Server) createToken(c *gin.Context) {
 	var req struct {
 		Scopes    []checkout.Scope `json:"scopes"`
 		Label     string           `json:"label"`
-		ExpiresAt *time.Time       `json:"expiresAt"`
+		ExpiresAt string           `json:"expiresAt"`
 	}
 	if !s.readJSON(c, &req) {
 		return
 	}
 	var exp time.Time
-	if req.ExpiresAt != nil {
-		exp = *req.ExpiresAt
+	if req.ExpiresAt != "" {
+		t, err := time.Parse(time.RFC3339, req.ExpiresAt)
+		if err != nil {
+			s.apiError(c, &checkout.Error{Code: checkout.EINVALID, Message: "The request has invalid fields.",
+				Fields: map[string]string{"expiresAt": "must be an RFC 3339 time in the future"}})
+			return
+		}
+		exp = t
 	}
 	secret, t, err := s.Checkout.NewToken(c.Request.Context(), c.Param("clientId"), req.Scopes, req.Label, exp)
+	var e *checkout.Error
+	if errors.As(err, &e) && e.Fields != nil {
+		// The domain names the CLI's flags; the API's fields are scopes and expiresAt.
+		names := map[string]string{"scope": "scopes", "expires": "expiresAt"}
+		renamed := map[string]string{}
+		for k, v := range e.Fields {
+			if n, ok := names[k]; ok {
+				k = n
+			}
+			renamed[k] = v
+		}
+		e.Fields = renamed
+	}
 	if err != nil {
 		s.apiError(c, err)
 		return

@@ -797,3 +797,22 @@ func TestCheckoutPageBranding(t *testing.T) {
 		t.Fatalf("unknown brand stylesheet: %d", status)
 	}
 }
+
+func TestInstructionsEdgeCases(t *testing.T) {
+	e := newEnv(t)
+	_, created := e.api(t, "POST", "/api/payment/checkout", e.token, e.createBody("2500"))
+	id := created["id"].(string)
+	// A method a provider does not have is ignored, and the order is reused.
+	_, first := e.api(t, "GET", "/api/payment/"+id+"/instructions?provider=onecheckout&method=card", e.token, "")
+	_, second := e.api(t, "GET", "/api/payment/"+id+"/instructions?provider=onecheckout&method=card", e.token, "")
+	if first["attemptId"] == nil || first["attemptId"] != second["attemptId"] {
+		t.Fatalf("repeated instructions made two orders: %v %v", first["attemptId"], second["attemptId"])
+	}
+	e.api(t, "POST", "/api/payment/"+id+"/cancel", e.token, "")
+	if status, _ := e.api(t, "GET", "/api/payment/"+id+"/instructions?provider=onecheckout", e.token, ""); status != http.StatusConflict {
+		t.Fatalf("instructions for a cancelled payment: %d", status)
+	}
+	if status, body := e.api(t, "DELETE", "/api/payment/checkout", e.token, ""); status != http.StatusMethodNotAllowed || body["code"] != "method_not_allowed" {
+		t.Fatalf("wrong method on the API: %d %v", status, body)
+	}
+}

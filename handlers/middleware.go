@@ -67,6 +67,10 @@ func (s *Server) recoverPanics(c *gin.Context) {
 	defer func() {
 		if v := recover(); v != nil {
 			s.log().ErrorContext(c.Request.Context(), "panic", "value", v, "stack", string(debug.Stack()))
+			if !c.Writer.Written() && isAPI(c) {
+				c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"message": "Internal error.", "code": "internal"})
+				return
+			}
 			if !c.Writer.Written() {
 				s.writeErrorPage(c.Writer, c.Request, http.StatusInternalServerError, "Something went wrong",
 					"Kassa hit an internal error. Nothing was charged by this page; please try again.")

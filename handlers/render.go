@@ -97,7 +97,7 @@ func (s *Server) writeErrorPage(w http.ResponseWriter, r *http.Request, status i
 }
 
 func (s *Server) notFound(c *gin.Context) {
-	if len(c.Request.URL.Path) >= 5 && c.Request.URL.Path[:5] == "/api/" {
+	if isAPI(c) {
 		c.AbortWithStatusJSON(http.StatusNotFound, gin.H{"message": "Not found", "code": checkout.ENOTFOUND})
 		return
 	}

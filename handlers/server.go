@@ -65,6 +65,10 @@ func (s *Server) engine() *gin.Engine {
 	r.Use(s.requestID, s.logRequests, s.recoverPanics, securityHeaders)
 	r.NoRoute(s.notFound)
 	r.NoMethod(func(c *gin.Context) {
+		if isAPI(c) {
+			c.AbortWithStatusJSON(http.StatusMethodNotAllowed, gin.H{"message": "Method not allowed.", "code": "method_not_allowed"})
+			return
+		}
 		s.errorPage(c, http.StatusMethodNotAllowed, "Not allowed", "This page cannot be used that way.")
 	})
 
@@ -159,4 +163,10 @@ func (s *Server) staticFile(c *gin.Context) {
 		c.Header("Cache-Control", "public, max-age=300")
 	}
 	c.Data(http.StatusOK, "text/css; charset=utf-8", b)
+}
+
+// isAPI reports whether the request is for a JSON endpoint rather than a page.
+func isAPI(c *gin.Context) bool {
+	p := c.Request.URL.Path
+	return strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/oauth/") || strings.HasPrefix(p, "/callbacks/")
 }
