@@ -123,9 +123,10 @@ func openDB(ctx context.Context, url string) (*db.DB, error) {
 	return db.Open(ctx, url)
 }
 
-func migrate(ctx context.Context, args []string, stdout io.Writer) error {
+// withService gives a management subcommand its --db flag, parses fs, opens the database
+// (running migrations) and calls fn with a checkout service on it.
+func withService(ctx context.Context, fs *flag.FlagSet, args []string, fn func(*checkout.Service) error) error {
 	var c commonFlags
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	c.register(fs)
 	if err := parse(fs, args, map[string]string{"db": "KASSA_DATABASE_URL"}); err != nil {
 		return err
@@ -135,32 +136,29 @@ func migrate(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer d.Close()
-	fmt.Fprintln(stdout, "migrations applied")
-	return nil
+	return fn(&checkout.Service{Store: d})
+}
+
+func migrate(ctx context.Context, args []string, stdout io.Writer) error {
+	return withService(ctx, flag.NewFlagSet("migrate", flag.ContinueOnError), args, func(*checkout.Service) error {
+		_, err := fmt.Fprintln(stdout, "migrations applied")
+		return err
+	})
 }
 
 func appsCreate(ctx context.Context, args []string, stdout io.Writer) error {
-	var c commonFlags
 	var name, webhook string
 	fs := flag.NewFlagSet("apps create", flag.ContinueOnError)
-	c.register(fs)
 	fs.StringVar(&name, "name", "", "application name (required)")
-	fs.StringVar(&webhook, "webhook-url", "", "URL that receives signed webhooks")
-	if err := parse(fs, args, map[string]string{"db": "KASSA_DATABASE_URL"}); err != nil {
-		return err
-	}
-	d, err := openDB(ctx, c.db)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	svc := &checkout.Service{Store: d}
-	a, err := svc.NewApp(ctx, name, webhook)
-	if err != nil {
-		return cliError(err)
-	}
-	return json.NewEncoder(stdout).Encode(map[string]string{
-		"clientId": a.ClientID, "name": a.Name, "webhookUrl": a.WebhookURL, "webhookSecret": a.WebhookSecret.Reveal(),
+	fs.StringVar(&webhook, "webhook-url", "", "the merchant's webhook URL")
+	return withService(ctx, fs, args, func(svc *checkout.Service) error {
+		a, err := svc.NewApp(ctx, name, webhook)
+		if err != nil {
+			return cliError(err)
+		}
+		return json.NewEncoder(stdout).Encode(map[string]string{
+			"clientId": a.ClientID, "name": a.Name, "webhookUrl": a.WebhookURL, "webhookSecret": a.WebhookSecret.Reveal(),
+		})
 	})
 }
 
@@ -175,21 +173,16 @@ func appJSON(a checkout.App, withSecret bool) map[string]any {
 
 // manage runs the listing, showing, rotating and revoking subcommands.
 func manage(ctx context.Context, cmd string, args []string, stdout io.Writer) error {
-	var c commonFlags
 	var clientID, tokenID string
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
-	c.register(fs)
 	fs.StringVar(&clientID, "client-id", "", "the application's Client ID")
 	fs.StringVar(&tokenID, "id", "", "the token's id (tokens revoke)")
-	if err := parse(fs, args, map[string]string{"db": "KASSA_DATABASE_URL"}); err != nil {
-		return err
-	}
-	d, err := openDB(ctx, c.db)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	svc := &checkout.Service{Store: d}
+	return withService(ctx, fs, args, func(svc *checkout.Service) error {
+		return manageWith(ctx, svc, cmd, clientID, tokenID, stdout)
+	})
+}
+
+func manageWith(ctx context.Context, svc *checkout.Service, cmd, clientID, tokenID string, stdout io.Writer) error {
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
 	switch cmd {
@@ -254,63 +247,46 @@ func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 func tokensCreate(ctx context.Context, args []string, stdout io.Writer) error {
-	var c commonFlags
 	var clientID, label, expires string
 	var scopes multiFlag
 	fs := flag.NewFlagSet("tokens create", flag.ContinueOnError)
-	c.register(fs)
 	fs.StringVar(&clientID, "client-id", "", "the application's Client ID (required)")
 	fs.Var(&scopes, "scope", "a scope: payments.create, payments.get, payments.user-instructions.get or * (repeatable)")
 	fs.StringVar(&label, "label", "", "a label to recognise the token by")
 	fs.StringVar(&expires, "expires", "", "expiry time, RFC 3339")
-	if err := parse(fs, args, map[string]string{"db": "KASSA_DATABASE_URL"}); err != nil {
-		return err
-	}
-	var exp time.Time
-	if expires != "" {
-		t, err := time.Parse(time.RFC3339, expires)
-		if err != nil {
-			return fmt.Errorf("tokens create: --expires must be RFC 3339, e.g. 2027-01-02T15:04:05Z")
+	return withService(ctx, fs, args, func(svc *checkout.Service) error {
+		var exp time.Time
+		if expires != "" {
+			t, err := time.Parse(time.RFC3339, expires)
+			if err != nil {
+				return fmt.Errorf("tokens create: --expires must be RFC 3339, e.g. 2027-01-02T15:04:05Z")
+			}
+			exp = t
 		}
-		exp = t
-	}
-	d, err := openDB(ctx, c.db)
-	if err != nil {
+		var sc []checkout.Scope
+		for _, s := range scopes {
+			sc = append(sc, checkout.Scope(s))
+		}
+		tok, _, err := svc.NewToken(ctx, clientID, sc, label, exp)
+		if err != nil {
+			return cliError(err)
+		}
+		_, err = fmt.Fprintln(stdout, tok.Reveal())
 		return err
-	}
-	defer d.Close()
-	svc := &checkout.Service{Store: d}
-	var sc []checkout.Scope
-	for _, s := range scopes {
-		sc = append(sc, checkout.Scope(s))
-	}
-	tok, _, err := svc.NewToken(ctx, clientID, sc, label, exp)
-	if err != nil {
-		return cliError(err)
-	}
-	_, err = fmt.Fprintln(stdout, tok.Reveal())
-	return err
+	})
 }
 
 func oauthClientsCreate(ctx context.Context, args []string, stdout io.Writer) error {
-	var c commonFlags
 	var name string
 	fs := flag.NewFlagSet("oauth-clients create", flag.ContinueOnError)
-	c.register(fs)
 	fs.StringVar(&name, "name", "", "a name for the client (required)")
-	if err := parse(fs, args, map[string]string{"db": "KASSA_DATABASE_URL"}); err != nil {
-		return err
-	}
-	d, err := openDB(ctx, c.db)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	client, secret, err := (&checkout.Service{Store: d}).NewOAuthClient(ctx, name)
-	if err != nil {
-		return cliError(err)
-	}
-	return json.NewEncoder(stdout).Encode(map[string]string{"clientId": client.ID, "clientSecret": secret.Reveal(), "name": client.Name})
+	return withService(ctx, fs, args, func(svc *checkout.Service) error {
+		client, secret, err := svc.NewOAuthClient(ctx, name)
+		if err != nil {
+			return cliError(err)
+		}
+		return json.NewEncoder(stdout).Encode(map[string]string{"clientId": client.ID, "clientSecret": secret.Reveal(), "name": client.Name})
+	})
 }
 
 // cliError spells out a domain error's field messages for the terminal.
