@@ -87,15 +87,20 @@ func wireProviders(base *url.URL, sandbox bool, log *slog.Logger) (wiring, error
 		return nil
 	}
 
-	// Onecheckout: a static API key.
+	// Onecheckout: a static API key. The per-key limits the client keeps to (default the
+	// documented 1000 requests a minute and 10 in flight) are settable for merchants granted
+	// more, and in sandbox mode the simulator enforces the same numbers.
 	{
 		c := onecheckoutsandbox.DefaultCredentials()
+		ocLimits := struct{ perMinute, inFlight int }{envInt("KASSA_ONECHECKOUT_REQUESTS_PER_MINUTE"), envInt("KASSA_ONECHECKOUT_MAX_CONCURRENT")}
 		at := mount(providers.Onecheckout, func(prefix string) http.Handler {
-			return onecheckoutsandbox.New(onecheckoutsandbox.Config{Prefix: prefix})
+			return onecheckoutsandbox.New(onecheckoutsandbox.Config{Prefix: prefix, RequestsPerMinute: ocLimits.perMinute,
+				MaxConcurrent: ocLimits.inFlight})
 		})
 		e := providerEnv{"KASSA_ONECHECKOUT_", sb(map[string]string{"API_KEY": c.APIKey, "BASE_URL": at + "/api/v1.0"})}
 		if err := add(providers.Onecheckout, e, []string{"API_KEY", "BASE_URL"}, func() (providers.Provider, error) {
-			return onecheckout.New(onecheckout.Config{BaseURL: e.get("BASE_URL"), APIKey: onecheckout.Secret(e.get("API_KEY"))}), nil
+			return onecheckout.New(onecheckout.Config{BaseURL: e.get("BASE_URL"), APIKey: onecheckout.Secret(e.get("API_KEY")),
+				RequestsPerMinute: ocLimits.perMinute, MaxConcurrent: ocLimits.inFlight}), nil
 		}); err != nil {
 			return w, err
 		}
@@ -175,4 +180,10 @@ func sandboxCredentialSet() map[providers.ID]any {
 		providers.KSPay:       kspaysandbox.DefaultCredentials(),
 		providers.OneKhusa:    onekhusasandbox.DefaultCredentials(),
 	}
+}
+
+// envInt reads a whole number from the environment; unset or not a number is 0 (the default).
+func envInt(key string) int {
+	n, _ := strconv.Atoi(os.Getenv(key))
+	return n
 }

@@ -46,7 +46,7 @@ func (db *DB) ClaimIdempotencyKey(ctx context.Context, clientID, key, requestHas
 
 // FinishIdempotencyKey stores the response of the request that claimed the key.
 func (db *DB) FinishIdempotencyKey(ctx context.Context, clientID, key string, status int, body []byte) error {
-	res, err := db.write.ExecContext(ctx, `UPDATE idempotency_keys SET response_status = ?, response_body = ?
+	res, err := db.exec(ctx, `UPDATE idempotency_keys SET response_status = ?, response_body = ?
 		WHERE client_id = ? AND key = ? AND response_status IS NULL`, status, body, clientID, key)
 	if err != nil {
 		return err
@@ -60,7 +60,7 @@ func (db *DB) FinishIdempotencyKey(ctx context.Context, clientID, key string, st
 // ReleaseIdempotencyKey forgets a claimed key whose request failed without changing anything,
 // so that a retry with the same key runs again.
 func (db *DB) ReleaseIdempotencyKey(ctx context.Context, clientID, key string) error {
-	_, err := db.write.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE client_id = ? AND key = ? AND response_status IS NULL`,
+	_, err := db.exec(ctx, `DELETE FROM idempotency_keys WHERE client_id = ? AND key = ? AND response_status IS NULL`,
 		clientID, key)
 	return err
 }

@@ -78,7 +78,7 @@ func (s *SessionStore) Save(r *http.Request, w http.ResponseWriter, sess *sessio
 	ctx := r.Context()
 	if sess.Options.MaxAge < 0 {
 		if sess.ID != "" {
-			if _, err := s.db.write.ExecContext(ctx, `DELETE FROM sessions WHERE id = ?`, sess.ID); err != nil {
+			if _, err := s.db.exec(ctx, `DELETE FROM sessions WHERE id = ?`, sess.ID); err != nil {
 				return fmt.Errorf("db: delete session: %w", err)
 			}
 		}
@@ -97,7 +97,7 @@ func (s *SessionStore) Save(r *http.Request, w http.ResponseWriter, sess *sessio
 		maxAge = 86400 // a browser-session cookie still needs an end on the server
 	}
 	expires := s.db.now().Add(time.Duration(maxAge) * time.Second)
-	if _, err := s.db.write.ExecContext(ctx, `INSERT INTO sessions (id, data, expires_at) VALUES (?, ?, ?)
+	if _, err := s.db.exec(ctx, `INSERT INTO sessions (id, data, expires_at) VALUES (?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at`,
 		sess.ID, buf.Bytes(), ms(expires)); err != nil {
 		return fmt.Errorf("db: save session: %w", err)
@@ -112,7 +112,7 @@ func (s *SessionStore) Save(r *http.Request, w http.ResponseWriter, sess *sessio
 
 // DeleteExpiredSessions removes sessions past their expiry and returns how many.
 func (db *DB) DeleteExpiredSessions(ctx context.Context) (int64, error) {
-	res, err := db.write.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ?`, ms(db.now()))
+	res, err := db.exec(ctx, `DELETE FROM sessions WHERE expires_at <= ?`, ms(db.now()))
 	if err != nil {
 		return 0, err
 	}

@@ -15,8 +15,34 @@ import (
 
 var _ checkout.Store = (*DB)(nil)
 
+// lockWriter waits for the writer connection, in arrival order (blocked channel senders are
+// woken first in, first out).
+func (db *DB) lockWriter(ctx context.Context) error {
+	select {
+	case db.writer <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (db *DB) unlockWriter() { <-db.writer }
+
+// exec runs one write statement outside a transaction, through the same gate as tx.
+func (db *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := db.lockWriter(ctx); err != nil {
+		return nil, err
+	}
+	defer db.unlockWriter()
+	return db.write.ExecContext(ctx, query, args...)
+}
+
 // tx runs fn in a write transaction, committing when fn returns nil.
 func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	if err := db.lockWriter(ctx); err != nil {
+		return err
+	}
+	defer db.unlockWriter()
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -299,7 +325,7 @@ func (db *DB) Events(ctx context.Context, paymentID string) ([]checkout.Event, e
 
 // CreateApp implements checkout.Store.
 func (db *DB) CreateApp(ctx context.Context, a *checkout.App) error {
-	_, err := db.write.ExecContext(ctx, `INSERT INTO apps (`+appColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := db.exec(ctx, `INSERT INTO apps (`+appColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.ClientID, a.Name, a.WebhookURL, a.WebhookSecret.Reveal(), a.DisplayName, a.LogoURL, a.AccentColor, ms(a.CreatedAt))
 	return err
 }
@@ -345,7 +371,7 @@ func (db *DB) ListApps(ctx context.Context) ([]checkout.App, error) {
 
 // SetWebhookSecret implements checkout.Store.
 func (db *DB) SetWebhookSecret(ctx context.Context, clientID string, secret checkout.Secret) error {
-	res, err := db.write.ExecContext(ctx, `UPDATE apps SET webhook_secret = ? WHERE client_id = ?`, secret.Reveal(), clientID)
+	res, err := db.exec(ctx, `UPDATE apps SET webhook_secret = ? WHERE client_id = ?`, secret.Reveal(), clientID)
 	if err = affectedOne(res, err); errors.Is(err, checkout.ErrConflict) {
 		return checkout.ErrNotFound
 	}
@@ -358,7 +384,7 @@ func (db *DB) CreateToken(ctx context.Context, t *checkout.Token) error {
 	for i, s := range t.Scopes {
 		scopes[i] = string(s)
 	}
-	_, err := db.write.ExecContext(ctx, `INSERT INTO client_tokens (id, client_id, secret_hash, scopes, label, expires_at, revoked_at,
+	_, err := db.exec(ctx, `INSERT INTO client_tokens (id, client_id, secret_hash, scopes, label, expires_at, revoked_at,
 		last_used_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		t.ID, t.ClientID, t.SecretHash, strings.Join(scopes, " "), t.Label, nullMS(t.ExpiresAt), nullMS(t.RevokedAt),
 		nullMS(t.LastUsedAt), ms(t.CreatedAt))
@@ -392,7 +418,7 @@ func (db *DB) ListTokens(ctx context.Context, clientID string) ([]checkout.Token
 
 // RevokeToken implements checkout.Store; revoking twice keeps the first time.
 func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time) error {
-	res, err := db.write.ExecContext(ctx, `UPDATE client_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`, ms(at), id)
+	res, err := db.exec(ctx, `UPDATE client_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`, ms(at), id)
 	if err = affectedOne(res, err); errors.Is(err, checkout.ErrConflict) {
 		return checkout.ErrNotFound
 	}
@@ -419,7 +445,7 @@ func scanToken(row interface{ Scan(...any) error }) (*checkout.Token, error) {
 
 // TouchToken implements checkout.Store.
 func (db *DB) TouchToken(ctx context.Context, id string, at time.Time) error {
-	_, err := db.write.ExecContext(ctx, `UPDATE client_tokens SET last_used_at = ? WHERE id = ?`, ms(at), id)
+	_, err := db.exec(ctx, `UPDATE client_tokens SET last_used_at = ? WHERE id = ?`, ms(at), id)
 	return err
 }
 
@@ -455,7 +481,7 @@ func (db *DB) CountPayments(ctx context.Context) (int, error) {
 
 // UpdateApp implements checkout.Store.
 func (db *DB) UpdateApp(ctx context.Context, a *checkout.App) error {
-	res, err := db.write.ExecContext(ctx, `UPDATE apps SET name = ?, webhook_url = ?, display_name = ?, logo_url = ?, accent_color = ?
+	res, err := db.exec(ctx, `UPDATE apps SET name = ?, webhook_url = ?, display_name = ?, logo_url = ?, accent_color = ?
 		WHERE client_id = ?`, a.Name, a.WebhookURL, a.DisplayName, a.LogoURL, a.AccentColor, a.ClientID)
 	if err = affectedOne(res, err); errors.Is(err, checkout.ErrConflict) {
 		return checkout.ErrNotFound
@@ -465,7 +491,7 @@ func (db *DB) UpdateApp(ctx context.Context, a *checkout.App) error {
 
 // CreateOAuthClient implements checkout.Store.
 func (db *DB) CreateOAuthClient(ctx context.Context, c *checkout.OAuthClient) error {
-	_, err := db.write.ExecContext(ctx, `INSERT INTO oauth_clients (id, secret_hash, name, created_at) VALUES (?, ?, ?, ?)`,
+	_, err := db.exec(ctx, `INSERT INTO oauth_clients (id, secret_hash, name, created_at) VALUES (?, ?, ?, ?)`,
 		c.ID, c.SecretHash, c.Name, ms(c.CreatedAt))
 	return err
 }

@@ -56,7 +56,7 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(e.srv.Close)
 	base, _ := url.Parse(e.srv.URL)
 	oc := onecheckout.New(onecheckout.Config{BaseURL: e.srv.URL + "/sandbox/onecheckout/api/v1.0",
-		APIKey: onecheckout.Secret(ocsandbox.DefaultCredentials().APIKey), Timeout: 2 * time.Second})
+		APIKey: onecheckout.Secret(ocsandbox.DefaultCredentials().APIKey), Timeout: 10 * time.Second})
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e.svc = &checkout.Service{Store: d, Providers: providers.NewRegistry(oc), URLs: checkout.URLs{Base: e.srv.URL}, Log: quiet}
 	s = &handlers.Server{

@@ -105,7 +105,7 @@ func newEnv(t *testing.T, sbx func(*sandbox.Config), client func(*Config)) *env 
 	e := &env{notes: newNotifyRecorder(), clock: &clock{}}
 	sc := sandbox.Config{
 		Now:           e.clock.Now,
-		SlowDelay:     2 * time.Second,
+		SlowDelay:     6 * time.Second,
 		NotifyClient:  &http.Client{Transport: e.notes},
 		NotifyBackoff: time.Millisecond,
 	}
@@ -119,7 +119,7 @@ func newEnv(t *testing.T, sbx func(*sandbox.Config), client func(*Config)) *env 
 		e.srv.Close()
 	})
 	creds := sandbox.DefaultCredentials()
-	e.cfg = Config{BaseURL: e.http.URL + "/api/v0", AccessKey: creds.AccessKey, SecretKey: Secret(creds.SecretKey), Timeout: 300 * time.Millisecond}
+	e.cfg = Config{BaseURL: e.http.URL + "/api/v0", AccessKey: creds.AccessKey, SecretKey: Secret(creds.SecretKey), Timeout: 2 * time.Second}
 	if client != nil {
 		client(&e.cfg)
 	}

@@ -19,7 +19,7 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	sb := sandbox.New(sandbox.Config{SlowDelay: 2 * time.Second})
+	sb := sandbox.New(sandbox.Config{SlowDelay: 6 * time.Second})
 	srv := httptest.NewServer(sb)
 	t.Cleanup(srv.Close)
 	cfg := sandboxConfig(srv.URL)
@@ -39,7 +39,7 @@ func TestConformance(t *testing.T) {
 
 func sandboxConfig(base string) Config {
 	c := sandbox.DefaultCredentials()
-	return Config{BaseURL: base, AppID: c.AppID, AccessKey: c.AccessKey, SecretKey: Secret(c.SecretKey), Timeout: 300 * time.Millisecond}
+	return Config{BaseURL: base, AppID: c.AppID, AccessKey: c.AccessKey, SecretKey: Secret(c.SecretKey), Timeout: 2 * time.Second}
 }
 
 // clock is a settable time for the sandbox and the adapter's catalog cache.
@@ -107,7 +107,7 @@ func newEnv(t *testing.T, sc sandbox.Config) *env {
 	e := &env{rec: &recorder{}, clock: &clock{t: time.Now()}}
 	sc.Now = e.clock.Now
 	if sc.SlowDelay == 0 {
-		sc.SlowDelay = 2 * time.Second
+		sc.SlowDelay = 6 * time.Second
 	}
 	e.sb = sandbox.New(sc)
 	srv := httptest.NewServer(e.sb)

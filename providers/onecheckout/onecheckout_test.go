@@ -23,7 +23,7 @@ const basePath = "/api/v1.0"
 func newSandbox(t *testing.T, cfg sandbox.Config) (*sandbox.Server, *httptest.Server) {
 	t.Helper()
 	if cfg.SlowDelay == 0 {
-		cfg.SlowDelay = 2 * time.Second
+		cfg.SlowDelay = 6 * time.Second
 	}
 	sb := sandbox.New(cfg)
 	srv := httptest.NewServer(sb)
@@ -35,7 +35,7 @@ func config(srv *httptest.Server) onecheckout.Config {
 	return onecheckout.Config{
 		BaseURL: srv.URL + basePath,
 		APIKey:  onecheckout.Secret(sandbox.DefaultCredentials().APIKey),
-		Timeout: 300 * time.Millisecond,
+		Timeout: 2 * time.Second,
 	}
 }
 

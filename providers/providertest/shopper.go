@@ -91,71 +91,12 @@ func (f FormShopper) Complete(ctx context.Context, s providers.Session, a Action
 
 // findForm returns the action and fields of the form containing <button name=action value=a>.
 func findForm(page []byte, a string) (string, url.Values, error) {
-	doc, err := html.Parse(strings.NewReader(string(page)))
+	f, err := FindForm(page, func(n *html.Node) bool {
+		return n.Data == "button" && Attr(n, "name") == "action" && Attr(n, "value") == a
+	})
 	if err != nil {
-		return "", nil, err
-	}
-	var found bool
-	var action string
-	var fields url.Values
-	var walk func(n *html.Node, form *html.Node)
-	walk = func(n *html.Node, form *html.Node) {
-		if found {
-			return
-		}
-		if n.Type == html.ElementNode && n.Data == "form" {
-			form = n
-		}
-		if n.Type == html.ElementNode && n.Data == "button" && attr(n, "name") == "action" && attr(n, "value") == a && form != nil {
-			found = true
-			action = attr(form, "action")
-			fields = url.Values{}
-			collectInputs(form, fields)
-			fields.Set("action", a)
-			return
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c, form)
-		}
-	}
-	walk(doc, nil)
-	if !found {
 		return "", nil, fmt.Errorf("no form with a %q button", a)
 	}
-	return action, fields, nil
-}
-
-func collectInputs(n *html.Node, v url.Values) {
-	if n.Type == html.ElementNode && n.Data == "input" && attr(n, "name") != "" {
-		switch attr(n, "type") {
-		case "checkbox", "radio":
-			if !hasAttr(n, "checked") {
-				break
-			}
-			fallthrough
-		default:
-			v.Add(attr(n, "name"), attr(n, "value"))
-		}
-	}
-	for c := n.FirstChild; c != nil; c = c.NextSibling {
-		collectInputs(c, v)
-	}
-}
-
-func attr(n *html.Node, key string) string {
-	for _, a := range n.Attr {
-		if a.Key == key {
-			return a.Val
-		}
-	}
-	return ""
-}
-
-func hasAttr(n *html.Node, key string) bool {
-	for _, a := range n.Attr {
-		if a.Key == key {
-			return true
-		}
-	}
-	return false
+	f.Fields.Set("action", a)
+	return f.Action, f.Fields, nil
 }
