@@ -1053,13 +1053,17 @@ func TestOpenAPIMatchesLiveDashboardAnswers(t *testing.T) {
 		t.Errorf("token list %v", listed)
 	}
 
-	// Payments, paged by anchor.
+	// Payments, paged by anchor. Two payments made in the same millisecond are ordered by id,
+	// so the test checks the pages cover both exactly once rather than which comes first.
 	page := l.expect(200, "GET", "/api/payments?limit=1&clientId="+clientID, access, "")
-	if page["count"] != json.Number("2") || page["next_anchor"] != p1["id"] || page["payments"].([]any)[0].(map[string]any)["id"] != p2["id"] {
+	first := page["payments"].([]any)[0].(map[string]any)["id"]
+	next := page["next_anchor"]
+	if page["count"] != json.Number("2") || next == first || (next != p1["id"] && next != p2["id"]) {
 		t.Errorf("first page %v", page)
 	}
-	page = l.expect(200, "GET", "/api/payments?limit=1&clientId="+clientID+"&anchor="+p1["id"].(string), access, "")
-	if page["next_anchor"] != "" || page["payments"].([]any)[0].(map[string]any)["id"] != p1["id"] {
+	page = l.expect(200, "GET", "/api/payments?limit=1&clientId="+clientID+"&anchor="+next.(string), access, "")
+	second := page["payments"].([]any)[0].(map[string]any)["id"]
+	if page["next_anchor"] != "" || second != next || second == first {
 		t.Errorf("last page %v", page)
 	}
 	l.expect(200, "GET", "/api/payments?status=paid&created_from=2026-01-01T00:00:00Z&created_to=2099-01-01T00:00:00Z", access, "")
