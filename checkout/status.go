@@ -31,7 +31,7 @@ func (s PaymentStatus) CanBecome(next PaymentStatus) bool {
 	return slices.Contains(paymentMoves[s], next)
 }
 
-// comingFrom lists the statuses that may move to next, for conditional updates.
+// paymentStatusesInto lists the statuses that may move to next, for conditional updates.
 func paymentStatusesInto(next PaymentStatus) []PaymentStatus {
 	var out []PaymentStatus
 	for from, tos := range paymentMoves {
