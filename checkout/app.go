@@ -80,23 +80,18 @@ const tokenPrefix = "kct_"
 
 // NewApp creates a payment application with a fresh Client ID and webhook secret.
 func (s *Service) NewApp(ctx context.Context, name, webhookURL string) (*App, error) {
-	fe := fieldErrors{}
-	name = strings.TrimSpace(name)
-	if name == "" || len(name) > 100 {
-		fe.add("name", "must be 1 to 100 characters")
+	return s.CreateApp(ctx, AppPatch{Name: &name, WebhookURL: &webhookURL})
+}
+
+// CreateApp creates a payment application from the fields of p (a name is required), with a
+// fresh Client ID and webhook secret.
+func (s *Service) CreateApp(ctx context.Context, p AppPatch) (*App, error) {
+	if p.Name == nil {
+		p.Name = new(string)
 	}
-	if webhookURL != "" && !httpURL(webhookURL) {
-		fe.add("webhookUrl", "must be an absolute http or https URL")
-	}
-	if err := fe.err(); err != nil {
+	a := &App{ClientID: randomID(32), WebhookSecret: newWebhookSecret(), CreatedAt: s.now()}
+	if err := applyPatch(a, p); err != nil {
 		return nil, err
-	}
-	a := &App{
-		ClientID:      randomID(32),
-		Name:          name,
-		WebhookURL:    webhookURL,
-		WebhookSecret: newWebhookSecret(),
-		CreatedAt:     s.now(),
 	}
 	if err := s.Store.CreateApp(ctx, a); err != nil {
 		return nil, err
@@ -109,15 +104,15 @@ func (s *Service) NewApp(ctx context.Context, name, webhookURL string) (*App, er
 func (s *Service) NewToken(ctx context.Context, clientID string, scopes []Scope, label string, expiresAt time.Time) (Secret, *Token, error) {
 	fe := fieldErrors{}
 	if len(scopes) == 0 {
-		fe.add("scope", "at least one scope is required")
+		fe.add("scopes", "at least one scope is required")
 	}
 	for _, sc := range scopes {
 		if !slices.Contains(Scopes, sc) {
-			fe.add("scope", "unknown scope "+string(sc))
+			fe.add("scopes", "unknown scope "+string(sc))
 		}
 	}
 	if !expiresAt.IsZero() && !expiresAt.After(s.now()) {
-		fe.add("expires", "must be in the future")
+		fe.add("expiresAt", "must be in the future")
 	}
 	if len(label) > 100 {
 		fe.add("label", "must be at most 100 characters")

@@ -34,9 +34,6 @@ func (s *Service) UpdateApp(ctx context.Context, clientID string, p AppPatch) (*
 	return a, nil
 }
 
-// ValidateAppPatch checks a patch without applying it.
-func (s *Service) ValidateAppPatch(p AppPatch) error { return applyPatch(&App{}, p) }
-
 func applyPatch(a *App, p AppPatch) error {
 	fe := fieldErrors{}
 	if p.Name != nil {

@@ -236,10 +236,20 @@ func (s *Service) Reconcile(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// expire verifies the payment's live attempts one last time, then moves it to expired unless
-// one of them turned out paid. Attempts the provider could not answer about keep being polled,
-// and a late payment still moves the expired payment to paid.
+// expire closes an open payment past its expiry; see closeOpen.
 func (s *Service) expire(ctx context.Context, id string) error {
+	err := s.closeOpen(ctx, id, PaymentExpired, EventPaymentExpired)
+	if errors.Is(err, ErrConflict) {
+		return nil // paid or cancelled meanwhile
+	}
+	return err
+}
+
+// closeOpen moves an open payment to a closed status (expired, cancelled) after asking its live
+// attempts one last time, so that one the shopper paid wins; it answers ErrConflict when the
+// payment is no longer open. Attempts the provider could not answer about keep being polled,
+// and a late payment still moves the closed payment to paid.
+func (s *Service) closeOpen(ctx context.Context, id string, to PaymentStatus, event string) error {
 	p, err := s.Store.FindPayment(ctx, id)
 	if err != nil {
 		return err
@@ -250,14 +260,10 @@ func (s *Service) expire(ctx context.Context, id string) error {
 		}
 	}
 	now := s.now()
-	err = s.Store.Apply(ctx, Change{
-		Payment: &PaymentChange{ID: id, From: []PaymentStatus{PaymentOpen}, To: PaymentExpired, At: now},
-		Events:  []Event{{PaymentID: id, Type: EventPaymentExpired, CreatedAt: now}},
+	return s.Store.Apply(ctx, Change{
+		Payment: &PaymentChange{ID: id, From: []PaymentStatus{PaymentOpen}, To: to, At: now},
+		Events:  []Event{{PaymentID: id, Type: event, CreatedAt: now}},
 	})
-	if errors.Is(err, ErrConflict) {
-		return nil
-	}
-	return err
 }
 
 // Events returns the payment's event log, oldest first.
@@ -298,26 +304,20 @@ func (s *Service) AttemptForCallback(ctx context.Context, id providers.ID, h pro
 }
 
 // CancelPayment cancels an open payment for its merchant. Its live attempts are asked first:
-// one that turns out paid wins, and the cancel answers ECONFLICT with the paid payment.
+// one that turns out paid wins, and the cancel answers ECONFLICT.
 func (s *Service) CancelPayment(ctx context.Context, id string) (*Payment, error) {
-	p, err := s.Payment(ctx, id)
-	if err != nil {
-		return nil, err
+	err := s.closeOpen(ctx, id, PaymentCancelled, EventPaymentCancelled)
+	if errors.Is(err, ErrNotFound) {
+		return nil, Errorf(ENOTFOUND, "No payment has id %q.", id)
 	}
-	for _, a := range p.Attempts {
-		if a.Status.Live() {
-			_ = s.verify(ctx, &a)
-		}
-	}
-	now := s.now()
-	err = s.Store.Apply(ctx, Change{
-		Payment: &PaymentChange{ID: id, From: []PaymentStatus{PaymentOpen}, To: PaymentCancelled, At: now},
-		Events:  []Event{{PaymentID: id, Type: EventPaymentCancelled, CreatedAt: now}},
-	})
 	if errors.Is(err, ErrConflict) {
-		p, _ = s.Payment(ctx, id)
+		p, perr := s.Payment(ctx, id)
+		if perr != nil {
+			return nil, perr
+		}
 		return p, Errorf(ECONFLICT, "Only an open payment can be cancelled; this one is %s.", p.Status)
-	} else if err != nil {
+	}
+	if err != nil {
 		return nil, err
 	}
 	return s.Payment(ctx, id)

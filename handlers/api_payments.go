@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -20,22 +21,25 @@ const principalKey = "kassa.principal"
 // maxAPIBody bounds request bodies; larger ones get 413 before any parsing.
 const maxAPIBody = 64 << 10
 
-// authenticate resolves the bearer client token of every /api request.
-func (s *Server) authenticate(c *gin.Context) {
-	token, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
-	if !ok {
-		c.Header("WWW-Authenticate", `Bearer realm="kassa"`)
-		s.apiError(c, checkout.Errorf(checkout.EUNAUTHORIZED, "Unauthenticated"))
-		return
+// bearer makes middleware that resolves the request's bearer token with resolve and stores
+// the principal, answering 401 with a WWW-Authenticate challenge when it cannot.
+func (s *Server) bearer(resolve func(ctx context.Context, token string) (checkout.Principal, error)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		token, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+		if !ok {
+			c.Header("WWW-Authenticate", `Bearer realm="kassa"`)
+			s.apiError(c, checkout.Errorf(checkout.EUNAUTHORIZED, "Unauthenticated"))
+			return
+		}
+		p, err := resolve(c.Request.Context(), strings.TrimSpace(token))
+		if err != nil {
+			c.Header("WWW-Authenticate", `Bearer realm="kassa", error="invalid_token"`)
+			s.apiError(c, err)
+			return
+		}
+		c.Set(principalKey, p)
+		c.Next()
 	}
-	p, err := s.Checkout.Authenticate(c.Request.Context(), strings.TrimSpace(token))
-	if err != nil {
-		c.Header("WWW-Authenticate", `Bearer realm="kassa", error="invalid_token"`)
-		s.apiError(c, err)
-		return
-	}
-	c.Set(principalKey, p)
-	c.Next()
 }
 
 func principal(c *gin.Context) checkout.Principal {

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -89,24 +88,7 @@ func (s *Server) createApp(c *gin.Context) {
 	if !s.readJSON(c, &req) {
 		return
 	}
-	ctx := c.Request.Context()
-	name, hook := "", ""
-	if req.Name != nil {
-		name = *req.Name
-	}
-	if req.WebhookURL != nil {
-		hook = *req.WebhookURL
-	}
-	probe := req.patch()
-	probe.Name, probe.WebhookURL = nil, nil
-	if err := s.Checkout.ValidateAppPatch(probe); err != nil {
-		s.apiError(c, err)
-		return
-	}
-	a, err := s.Checkout.NewApp(ctx, name, hook)
-	if err == nil {
-		a, err = s.Checkout.UpdateApp(ctx, a.ClientID, probe)
-	}
+	a, err := s.Checkout.CreateApp(c.Request.Context(), req.patch())
 	if err != nil {
 		s.apiError(c, err)
 		return
@@ -184,19 +166,6 @@ func (s *Server) createToken(c *gin.Context) {
 		exp = t
 	}
 	secret, t, err := s.Checkout.NewToken(c.Request.Context(), c.Param("clientId"), req.Scopes, req.Label, exp)
-	var e *checkout.Error
-	if errors.As(err, &e) && e.Fields != nil {
-		// The domain names the CLI's flags; the API's fields are scopes and expiresAt.
-		names := map[string]string{"scope": "scopes", "expires": "expiresAt"}
-		renamed := map[string]string{}
-		for k, v := range e.Fields {
-			if n, ok := names[k]; ok {
-				k = n
-			}
-			renamed[k] = v
-		}
-		e.Fields = renamed
-	}
 	if err != nil {
 		s.apiError(c, err)
 		return

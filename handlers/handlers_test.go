@@ -25,8 +25,11 @@ import (
 	"github.com/kassa-pay/kassa/db"
 	"github.com/kassa-pay/kassa/handlers"
 	"github.com/kassa-pay/kassa/providers"
+	"github.com/kassa-pay/kassa/providers/enkash"
+	eksandbox "github.com/kassa-pay/kassa/providers/enkash/sandbox"
 	"github.com/kassa-pay/kassa/providers/onecheckout"
 	ocsandbox "github.com/kassa-pay/kassa/providers/onecheckout/sandbox"
+	"github.com/kassa-pay/kassa/providers/providertest"
 )
 
 // env is Kassa's handler on an httptest server, with the Onecheckout sandbox mounted the way
@@ -41,7 +44,11 @@ type env struct {
 	client *http.Client
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { t.Helper(); return newEnvWith(t, false) }
+
+// newEnvWith builds the env, with EnKash and its sandbox beside Onecheckout when enkash is set
+// (for the provider-callback path, which Onecheckout does not have).
+func newEnvWith(t *testing.T, withEnKash bool) *env {
 	t.Helper()
 	ctx := context.Background()
 	d, err := db.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "kassa.db"))
@@ -58,7 +65,17 @@ func newEnv(t *testing.T) *env {
 	oc := onecheckout.New(onecheckout.Config{BaseURL: e.srv.URL + "/sandbox/onecheckout/api/v1.0",
 		APIKey: onecheckout.Secret(ocsandbox.DefaultCredentials().APIKey), Timeout: 10 * time.Second})
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e.svc = &checkout.Service{Store: d, Providers: providers.NewRegistry(oc), URLs: checkout.URLs{Base: e.srv.URL}, Log: quiet}
+	mounts := map[string]http.Handler{"/sandbox/onecheckout": ocsandbox.New(ocsandbox.Config{Prefix: "/sandbox/onecheckout", SlowDelay: 5 * time.Second})}
+	registered := []providers.Provider{oc}
+	if withEnKash {
+		sb := eksandbox.New(eksandbox.Config{Prefix: "/sandbox/enkash"})
+		t.Cleanup(sb.Close)
+		mounts["/sandbox/enkash"] = sb
+		c := eksandbox.DefaultCredentials()
+		registered = append(registered, enkash.New(enkash.Config{BaseURL: e.srv.URL + "/sandbox/enkash/api/v0",
+			AccessKey: c.AccessKey, SecretKey: enkash.Secret(c.SecretKey), Timeout: 10 * time.Second}))
+	}
+	e.svc = &checkout.Service{Store: d, Providers: providers.NewRegistry(registered...), URLs: checkout.URLs{Base: e.srv.URL}, Log: quiet}
 	s = &handlers.Server{
 		Checkout:    e.svc,
 		Sessions:    d.NewSessionStore(bytes.Repeat([]byte("s"), 32), sessions.Options{Path: "/", MaxAge: 3600, HttpOnly: true}),
@@ -66,7 +83,7 @@ func newEnv(t *testing.T) *env {
 		BaseURL:     base,
 		Log:         quiet,
 		Idempotency: d,
-		Mounts:      map[string]http.Handler{"/sandbox/onecheckout": ocsandbox.New(ocsandbox.Config{Prefix: "/sandbox/onecheckout", SlowDelay: 5 * time.Second})},
+		Mounts:      mounts,
 	}
 	h = s.Handler()
 	e.server = s
@@ -814,5 +831,103 @@ func TestInstructionsEdgeCases(t *testing.T) {
 	}
 	if status, body := e.api(t, "DELETE", "/api/payment/checkout", e.token, ""); status != http.StatusMethodNotAllowed || body["code"] != "method_not_allowed" {
 		t.Fatalf("wrong method on the API: %d %v", status, body)
+	}
+}
+
+// TestProviderCallbackAlonePays walks the path of a shopper who pays at EnKash and never comes
+// back (closed tab, lost network): the provider's notifyUrl callback alone, verified by a
+// fetch, makes the payment paid, exactly once however often it is delivered.
+func TestProviderCallbackAlonePays(t *testing.T) {
+	e := newEnvWith(t, true)
+	ctx := context.Background()
+	p, err := e.svc.CreatePayment(ctx, checkout.NewPayment{ClientID: e.app.ClientID, Amount: 199900, Currency: "INR", Reference: "R-INR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := e.svc.StartAttempt(ctx, p.ID, checkout.Choice{Provider: providers.EnKash})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Pay on the provider's page without following its redirect back to Kassa.
+	if _, err := (providertest.FormShopper{}).Complete(ctx, providers.Session{PayURL: a.PayURL}, providertest.Pay); err != nil {
+		t.Fatal(err)
+	}
+	// The sandbox delivers the callback in the background; wait for it, bounded.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, _ := e.svc.Payment(ctx, p.ID)
+		if got.Status == checkout.PaymentPaid {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("payment %s 10 s after paying: the callback did not converge it", got.Status)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// A replayed or forged callback body changes nothing more.
+	body := `{"orderId": "` + a.ProviderRef + `", "status": "SUCCESS", "orderStatus": "PAID"}`
+	for range 3 {
+		resp, err := http.Post(e.srv.URL+"/callbacks/enkash", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("replayed callback: %d", resp.StatusCode)
+		}
+	}
+	evs, _ := e.svc.Events(ctx, p.ID)
+	paid := 0
+	for _, ev := range evs {
+		if ev.Type == checkout.EventPaymentPaid {
+			paid++
+		}
+	}
+	if paid != 1 {
+		t.Fatalf("%d payment.paid events, want 1", paid)
+	}
+	// A callback claiming success for an unpaid order is only a hint.
+	p2, _ := e.svc.CreatePayment(ctx, checkout.NewPayment{ClientID: e.app.ClientID, Amount: 100, Currency: "INR", Reference: "R-2"})
+	a2, _ := e.svc.StartAttempt(ctx, p2.ID, checkout.Choice{Provider: providers.EnKash})
+	resp, _ := http.Post(e.srv.URL+"/callbacks/enkash", "application/json",
+		strings.NewReader(`{"orderId": "`+a2.ProviderRef+`", "status": "SUCCESS", "orderStatus": "PAID", "transactionStatus": "SUCCESS"}`))
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("forged callback: %d", resp.StatusCode)
+	}
+	if got, _ := e.svc.Payment(ctx, p2.ID); got.Status != checkout.PaymentOpen {
+		t.Fatalf("a forged callback made the payment %s", got.Status)
+	}
+	if resp, _ := http.Post(e.srv.URL+"/callbacks/enkash", "application/json", strings.NewReader(`not json`)); resp.StatusCode != 400 {
+		t.Fatalf("malformed callback: %d", resp.StatusCode)
+	}
+}
+
+// TestDoubleSubmitLosesNothing walks a double click on the Pay button: two provider orders are
+// made, the shopper pays the first (the page they abandoned), and the payment is still paid.
+func TestDoubleSubmitLosesNothing(t *testing.T) {
+	e := newEnv(t)
+	p := e.newPayment(t, 6197)
+	first := e.submit(t, "/checkout/"+p.ID, url.Values{"provider": {"onecheckout"}})
+	first.Body.Close()
+	second := e.submit(t, "/checkout/"+p.ID, url.Values{"provider": {"onecheckout"}})
+	second.Body.Close()
+	if first.StatusCode != 303 || second.StatusCode != 303 || first.Header.Get("Location") == second.Header.Get("Location") {
+		t.Fatalf("double submit: %d %d", first.StatusCode, second.StatusCode)
+	}
+	back, err := (providertest.FormShopper{}).Complete(context.Background(), providers.Session{PayURL: first.Header.Get("Location")}, providertest.Pay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := e.page(t, strings.TrimPrefix(back.String(), e.srv.URL)); status != 303 {
+		t.Fatalf("return: %d", status)
+	}
+	status, body := e.page(t, "/checkout/"+p.ID)
+	if status != 200 || !strings.Contains(body, "Thank you") {
+		t.Fatalf("after paying the first of two orders: %d", status)
+	}
+	got, _ := e.svc.Payment(context.Background(), p.ID)
+	if got.Status != checkout.PaymentPaid || len(got.Attempts) != 2 || got.Attempts[1].Status != checkout.AttemptPaid || got.Attempts[0].Status != checkout.AttemptPending {
+		t.Fatalf("payment %s, attempts %+v", got.Status, got.Attempts)
 	}
 }

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -62,20 +63,12 @@ func (s *Server) oauthToken(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"access_token": tok.Reveal(), "token_type": "Bearer", "expires_in": int(ttl.Seconds())})
 }
 
-// authenticateDashboard resolves the OAuth2 access token of every dashboard request.
-func (s *Server) authenticateDashboard(c *gin.Context) {
-	token, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
-	if !ok {
-		c.Header("WWW-Authenticate", `Bearer realm="kassa"`)
-		s.apiError(c, checkout.Errorf(checkout.EUNAUTHORIZED, "Unauthenticated"))
-		return
-	}
-	clientID, err := s.Checkout.AuthenticateAccessToken(c.Request.Context(), strings.TrimSpace(token))
+// dashboardPrincipal resolves an OAuth2 access token: dashboard clients act on every
+// application, and are rate limited under their own key.
+func (s *Server) dashboardPrincipal(ctx context.Context, token string) (checkout.Principal, error) {
+	clientID, err := s.Checkout.AuthenticateAccessToken(ctx, token)
 	if err != nil {
-		c.Header("WWW-Authenticate", `Bearer realm="kassa", error="invalid_token"`)
-		s.apiError(c, err)
-		return
+		return checkout.Principal{}, err
 	}
-	c.Set(principalKey, checkout.Principal{TokenID: "oauth:" + clientID, Scopes: []checkout.Scope{checkout.ScopeAll}})
-	c.Next()
+	return checkout.Principal{TokenID: "oauth:" + clientID, Scopes: []checkout.Scope{checkout.ScopeAll}}, nil
 }

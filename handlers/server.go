@@ -84,7 +84,7 @@ func (s *Server) engine() *gin.Engine {
 	browser.GET("/checkout/:id/return/:attempt", s.providerReturn)
 	browser.GET("/checkout/:id/attempts/:attempt", s.attemptStatus)
 
-	api := r.Group("/api", s.authenticate, s.rateLimit)
+	api := r.Group("/api", s.bearer(s.Checkout.Authenticate), s.rateLimit)
 	api.POST("/payment/checkout", s.requireScope(checkout.ScopePaymentsCreate), s.idempotent, s.createPayment)
 	api.GET("/payment/:id", s.requireScope(checkout.ScopePaymentsGet), s.getPayment)
 	api.GET("/payment/:id/events", s.requireScope(checkout.ScopePaymentsGet), s.paymentEvents)
@@ -92,7 +92,7 @@ func (s *Server) engine() *gin.Engine {
 	api.POST("/payment/:id/cancel", s.requireScope(checkout.ScopePaymentsCreate), s.idempotent, s.cancelPayment)
 
 	r.POST("/oauth/token", s.oauthToken)
-	dash := r.Group("/api", s.authenticateDashboard, s.rateLimit)
+	dash := r.Group("/api", s.bearer(s.dashboardPrincipal), s.rateLimit)
 	dash.GET("/payment-applications", s.listApps)
 	dash.POST("/payment-applications", s.createApp)
 	dash.GET("/payment-applications/:clientId", s.getApp)
