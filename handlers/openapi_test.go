@@ -8,7 +8,6 @@ import (
 	"io"
 	"math/big"
 	"net/http"
-	"os"
 	"regexp"
 	"slices"
 	"sort"
@@ -31,7 +30,8 @@ import (
 // allowed to use; TestOpenAPIDocumentIsValid refuses any other keyword, so nothing in the
 // document goes unchecked.
 
-const openAPIPath = "apidoc/openapi.json"
+// openAPIPath names the document in messages: apidoc/openapi.json merged with its fragments.
+const openAPIPath = "the OpenAPI document (handlers/apidoc/*.json)"
 
 // apiPrefixes are the route prefixes the document must describe completely.
 var apiPrefixes = []string{"/api/", "/oauth/", "/callbacks/"}
@@ -73,10 +73,7 @@ var httpMethods = []string{"get", "put", "post", "delete", "options", "head", "p
 // loadDoc reads the document with numbers kept as json.Number, so integers are checked exactly.
 func loadDoc(t *testing.T) (map[string]any, []byte) {
 	t.Helper()
-	raw, err := os.ReadFile(openAPIPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := handlers.OpenAPIDocument()
 	v, err := decodeJSON(raw)
 	if err != nil {
 		t.Fatalf("%s is not JSON: %v", openAPIPath, err)
