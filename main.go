@@ -251,7 +251,7 @@ func tokensCreate(ctx context.Context, args []string, stdout io.Writer) error {
 	var scopes multiFlag
 	fs := flag.NewFlagSet("tokens create", flag.ContinueOnError)
 	fs.StringVar(&clientID, "client-id", "", "the application's Client ID (required)")
-	fs.Var(&scopes, "scope", "a scope: payments.create, payments.get, payments.user-instructions.get or * (repeatable)")
+	fs.Var(&scopes, "scope", "a scope: payments.create, payments.get, payments.user-instructions.get, payments.refund, payment-links.manage or * (repeatable)")
 	fs.StringVar(&label, "label", "", "a label to recognise the token by")
 	fs.StringVar(&expires, "expires", "", "expiry time, RFC 3339")
 	return withService(ctx, fs, args, func(svc *checkout.Service) error {

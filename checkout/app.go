@@ -36,11 +36,14 @@ const (
 	ScopePaymentsCreate       Scope = "payments.create"
 	ScopePaymentsGet          Scope = "payments.get"
 	ScopePaymentsInstructions Scope = "payments.user-instructions.get"
-	ScopeAll                  Scope = "*"
+	// ScopePaymentsRefund and ScopePaymentLinksManage are Kassa's own, beyond the seed's three.
+	ScopePaymentsRefund     Scope = "payments.refund"
+	ScopePaymentLinksManage Scope = "payment-links.manage"
+	ScopeAll                Scope = "*"
 )
 
 // Scopes lists every scope a token may be given.
-var Scopes = []Scope{ScopePaymentsCreate, ScopePaymentsGet, ScopePaymentsInstructions, ScopeAll}
+var Scopes = []Scope{ScopePaymentsCreate, ScopePaymentsGet, ScopePaymentsInstructions, ScopePaymentsRefund, ScopePaymentLinksManage, ScopeAll}
 
 // Token is a client token as stored: its public id and the hash of its secret half.
 type Token struct {
