@@ -153,6 +153,31 @@ func (s *Service) CreateLink(ctx context.Context, n NewLink) (*Link, error) {
 	if err != nil {
 		return nil, err
 	}
+	l, err := s.buildLink(n)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.App(ctx, n.ClientID); err != nil {
+		if ErrorCode(err) == ENOTFOUND {
+			return nil, &Error{Code: EINVALID, Message: "The request has invalid fields.",
+				Fields: map[string]string{"clientId": "is not a payment application"}}
+		}
+		return nil, err
+	}
+	if err := ls.CreateLink(ctx, l); err != nil {
+		return nil, fmt.Errorf("create link: %w", err)
+	}
+	return l, nil
+}
+
+// ValidateLink checks a link request without creating anything.
+func (s *Service) ValidateLink(n NewLink) error {
+	_, err := s.buildLink(n)
+	return err
+}
+
+// buildLink makes the link n asks for, or the EINVALID error naming what is wrong.
+func (s *Service) buildLink(n NewLink) (*Link, error) {
 	now := s.now()
 	fe := fieldErrors{}
 	if n.ClientID == "" {
@@ -201,16 +226,6 @@ func (s *Service) CreateLink(ctx context.Context, n NewLink) (*Link, error) {
 	validateLinkFields(l, now, fe, true)
 	if err := fe.err(); err != nil {
 		return nil, err
-	}
-	if _, err := s.App(ctx, n.ClientID); err != nil {
-		if ErrorCode(err) == ENOTFOUND {
-			return nil, &Error{Code: EINVALID, Message: "The request has invalid fields.",
-				Fields: map[string]string{"clientId": "is not a payment application"}}
-		}
-		return nil, err
-	}
-	if err := ls.CreateLink(ctx, l); err != nil {
-		return nil, fmt.Errorf("create link: %w", err)
 	}
 	return l, nil
 }
@@ -448,6 +463,9 @@ func (s *Service) PayLink(ctx context.Context, id string, q int64) (*Payment, er
 	}
 	return p, nil
 }
+
+// LinkClosed says why link l takes no payment now, or "".
+func (s *Service) LinkClosed(l *Link) LinkClosed { return l.Closed(s.now()) }
 
 // ClosedReason returns why err refused a link payment, or "".
 func ClosedReason(err error) LinkClosed {

@@ -44,6 +44,7 @@ var nonAPIRoutes = []struct{ path, why string }{
 	{"/", "the demo store's HTML page"},
 	{"/buy", "the demo store's HTML form"},
 	{"/checkout/", "the shopper's HTML checkout pages and provider return URLs"},
+	{"/l/", "a payment link's public HTML page, its form and its QR code images"},
 	{"/brand/", "an application's accent colour as a stylesheet for its checkout pages"},
 	{"/healthz", "a liveness probe for operators, not part of the merchant API"},
 	{"/static/", "stylesheets for the HTML pages"},
