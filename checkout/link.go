@@ -83,6 +83,8 @@ const PaymentIDPlaceholder = "{PAYMENT_ID}"
 // Bounds of a link.
 const (
 	maxLinkQuantity = 10_000
+	// maxLineQuantity bounds a payment's line item quantity, as for payments made by the API.
+	maxLineQuantity = 1_000_000
 	maxLinkPayments = 1_000_000_000
 )
 
@@ -221,6 +223,12 @@ func (s *Service) buildLink(n NewLink) (*Link, error) {
 			fe.add("quantity.max", fmt.Sprintf("must be between quantity.min and %d", maxLinkQuantity))
 		case l.UnitAmount > 0 && l.UnitAmount > maxAmount/q.Max:
 			fe.add("quantity.max", "makes the largest payment too large")
+		default:
+			for _, li := range l.LineItems {
+				if li.Quantity > 0 && li.Quantity > maxLineQuantity/q.Max {
+					fe.add("quantity.max", fmt.Sprintf("times a line item's quantity must stay within %d", maxLineQuantity))
+				}
+			}
 		}
 	}
 	validateLinkFields(l, now, fe, true)

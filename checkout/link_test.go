@@ -92,6 +92,11 @@ func TestNewLinkValidation(t *testing.T) {
 		{"min zero", func(n *NewLink) { n.Quantity = &LinkQuantity{Min: 0, Max: 2} }, "quantity.min"},
 		{"max too big", func(n *NewLink) { n.Quantity = &LinkQuantity{Min: 1, Max: 1_000_000} }, "quantity.max"},
 		{"overflowing total", func(n *NewLink) { n.Amount = maxAmount; n.Quantity = &LinkQuantity{Min: 1, Max: 2} }, "quantity.max"},
+		{"lines times quantity too many", func(n *NewLink) {
+			n.Amount = 0
+			n.LineItems = []LineItem{{Name: "Grain of rice", Quantity: 1000, UnitAmount: 1}}
+			n.Quantity = &LinkQuantity{Min: 1, Max: 5000}
+		}, "quantity.max"},
 		{"negative limit", func(n *NewLink) { n.MaxPayments = -1 }, "maxPayments"},
 		{"past expiry", func(n *NewLink) { n.ExpiresAt = time.Now().Add(-time.Hour) }, "expiresAt"},
 		{"bad success URL", func(n *NewLink) { n.SuccessURL = "javascript:alert(1)" }, "successUrl"},
