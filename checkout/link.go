@@ -103,6 +103,8 @@ type LinkStore interface {
 	// not expired at now, and (maxPayments > 0) fewer than maxPayments of its payments are paid
 	// or open past now. Otherwise it stores nothing and returns ErrConflict.
 	CreateLinkPayment(ctx context.Context, p *Payment, ev Event, maxPayments int64, now time.Time) error
+	// LinkPayments returns the newest payments created from link id, without attempts.
+	LinkPayments(ctx context.Context, id string, limit int) ([]Payment, error)
 }
 
 func (s *Service) linkStore() (LinkStore, error) {
@@ -320,6 +322,18 @@ func (s *Service) Links(ctx context.Context, clientID string, limit int) ([]Link
 		return nil, err
 	}
 	return ls.ListLinks(ctx, clientID, limit)
+}
+
+// LinkPayments lists the newest payments created from link id (without their attempts).
+func (s *Service) LinkPayments(ctx context.Context, id string, limit int) ([]Payment, error) {
+	ls, err := s.linkStore()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.Link(ctx, id); err != nil {
+		return nil, err
+	}
+	return ls.LinkPayments(ctx, id, limit)
 }
 
 // UpdateLink validates and applies a patch to link id.

@@ -202,6 +202,21 @@ func quantityField(n jsonInt, field string, fields map[string]string) int64 {
 	return n.v
 }
 
+// queryLimit reads ?limit= (default 100, 1 to 1000), answering 422 itself when it is bad.
+func (s *Server) queryLimit(c *gin.Context) (int, bool) {
+	v := c.Query("limit")
+	if v == "" {
+		return 100, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 1000 {
+		s.apiError(c, &checkout.Error{Code: checkout.EINVALID, Message: "The request has invalid fields.",
+			Fields: map[string]string{"limit": "must be a whole number from 1 to 1000"}})
+		return 0, false
+	}
+	return n, true
+}
+
 // listLinks serves GET /api/payment-links: a client token's own links, or (dashboard) every
 // link or one application's with ?clientId=.
 func (s *Server) listLinks(c *gin.Context) {
@@ -214,15 +229,9 @@ func (s *Server) listLinks(c *gin.Context) {
 		}
 		clientID = pr.ClientID
 	}
-	limit := 100
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			s.apiError(c, &checkout.Error{Code: checkout.EINVALID, Message: "The request has invalid fields.",
-				Fields: map[string]string{"limit": "must be a whole number from 1 to 1000"}})
-			return
-		}
-		limit = n
+	limit, ok := s.queryLimit(c)
+	if !ok {
+		return
 	}
 	links, err := s.Checkout.Links(c.Request.Context(), clientID, limit)
 	if err != nil {
@@ -255,6 +264,29 @@ func (s *Server) getLink(c *gin.Context) {
 	if l, ok := s.ownLink(c); ok {
 		c.JSON(http.StatusOK, s.linkJSON(l))
 	}
+}
+
+// linkPayments serves GET /api/payment-links/:id/payments: the payments created from the
+// link, newest first, as GET /api/payment/:id shows them but without attempts.
+func (s *Server) linkPayments(c *gin.Context) {
+	l, ok := s.ownLink(c)
+	if !ok {
+		return
+	}
+	limit, ok := s.queryLimit(c)
+	if !ok {
+		return
+	}
+	ps, err := s.Checkout.LinkPayments(c.Request.Context(), l.ID, limit)
+	if err != nil {
+		s.apiError(c, err)
+		return
+	}
+	out := []paymentResponse{}
+	for i := range ps {
+		out = append(out, s.paymentJSON(&ps[i]))
+	}
+	c.JSON(http.StatusOK, gin.H{"data": out})
 }
 
 // updateLink serves PATCH /api/payment-links/:id. {"active": false} deactivates the link.

@@ -235,6 +235,10 @@ func TestLinkPageAndPayment(t *testing.T) {
 	if _, got := e.api(t, "GET", "/api/payment-links/"+id, e.linkToken(t), ""); got["paymentsCount"] != float64(1) || got["paidCount"] != float64(0) {
 		t.Fatalf("counters after one payment: %v", got)
 	}
+	if status, got := e.api(t, "GET", "/api/payment-links/"+id+"/payments", e.linkToken(t), ""); status != 200 ||
+		len(got["data"].([]any)) != 1 || got["data"].([]any)[0].(map[string]any)["id"] != payID {
+		t.Fatalf("the link's payments: %d %v", status, got)
+	}
 }
 
 func TestLinkClosedPages(t *testing.T) {
@@ -334,7 +338,11 @@ func TestLinkQRCodes(t *testing.T) {
 	if err != nil || res.GetText() != l["url"] {
 		t.Fatalf("the served QR code decodes to %v (%v), want %s", res, err, l["url"])
 	}
-	req, _ := http.NewRequest("GET", l["qrCodeUrl"].(string), nil)
+	req, _ := http.NewRequest("HEAD", l["qrCodeUrl"].(string), nil)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusOK || resp.Header.Get("ETag") != etag {
+		t.Fatalf("HEAD of the QR code: %v %v", resp, err)
+	}
+	req, _ = http.NewRequest("GET", l["qrCodeUrl"].(string), nil)
 	req.Header.Set("If-None-Match", etag)
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusNotModified {
 		t.Fatalf("revalidation: %v %v", resp, err)
@@ -401,6 +409,9 @@ func liveLinks(t *testing.T, l *liveDoc, access string) {
 		raw, _ := json.Marshal(b)
 		l.expect(200, "PATCH", "/api/payment-links/"+id, tok, string(raw))
 	}
+	l.expect(200, "GET", "/api/payment-links/"+id+"/payments", tok, "")
+	l.expect(404, "GET", "/api/payment-links/plink_nope/payments", access, "")
+	l.expect(422, "GET", "/api/payment-links/"+id+"/payments?limit=x", access, "")
 	l.expect(422, "PATCH", "/api/payment-links/"+id, access, `{"currencyCode": "EUR"}`)
 	l.expect(400, "PATCH", "/api/payment-links/"+id, access, `[1]`)
 	l.expect(404, "PATCH", "/api/payment-links/plink_nope", access, `{"active": true}`)

@@ -91,6 +91,8 @@ func (s *Server) engine() *gin.Engine {
 	browser.POST("/l/:id", s.payLink)
 	r.GET("/l/:id/qr.svg", s.linkQR("svg"))
 	r.GET("/l/:id/qr.png", s.linkQR("png"))
+	r.HEAD("/l/:id/qr.svg", s.linkQR("svg"))
+	r.HEAD("/l/:id/qr.png", s.linkQR("png"))
 
 	api := r.Group("/api", s.bearer(s.Checkout.Authenticate), s.rateLimit)
 	api.POST("/payment/checkout", s.requireScope(checkout.ScopePaymentsCreate), s.idempotent, s.createPayment)
@@ -116,6 +118,7 @@ func (s *Server) engine() *gin.Engine {
 	links.GET("", s.listLinks)
 	links.GET("/:id", s.getLink)
 	links.PATCH("/:id", s.updateLink)
+	links.GET("/:id/payments", s.linkPayments)
 
 	r.POST("/callbacks/:provider", s.providerCallback)
 	r.GET("/api/openapi.json", s.openAPI)
