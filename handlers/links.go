@@ -117,8 +117,9 @@ func (s *Server) openLink(c *gin.Context) (*checkout.Link, bool) {
 	return l, true
 }
 
-// linkClosedPage tells the shopper why the link takes no payment: 410 Gone when it never will
-// again by itself, 409 when every place is held by shoppers still paying (one may come back).
+// linkClosedPage tells the shopper why the link takes no payment, always with 410: the
+// contract's one answer for a link that cannot be paid now. When every place is held by shoppers
+// still paying, the page says that one may come back.
 func (s *Server) linkClosedPage(c *gin.Context, why checkout.LinkClosed) {
 	switch why {
 	case checkout.LinkInactive:
@@ -131,7 +132,7 @@ func (s *Server) linkClosedPage(c *gin.Context, why checkout.LinkClosed) {
 		s.errorPage(c, http.StatusGone, "Sold out",
 			"This payment link has taken all the payments it was set up for, so it cannot be paid again. Nothing was charged.")
 	default:
-		s.errorPage(c, http.StatusConflict, "Sold out for now",
+		s.errorPage(c, http.StatusGone, "Sold out for now",
 			"Other shoppers are paying for what is left right now. If one of them does not finish, it becomes available again within "+
 				strconv.Itoa(int(checkout.LinkPaymentTTL/time.Minute))+" minutes. Nothing was charged.")
 	}

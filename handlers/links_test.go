@@ -252,10 +252,10 @@ func TestLinkClosedPages(t *testing.T) {
 		t.Fatalf("first payment: %d", resp.StatusCode)
 	}
 	// The one place is held by that payment: sold out for now, and nothing more is created.
-	if status, body := e.page(t, "/l/"+id); status != http.StatusConflict || !strings.Contains(body, "Sold out for now") {
+	if status, body := e.page(t, "/l/"+id); status != http.StatusGone || !strings.Contains(body, "Sold out for now") {
 		t.Errorf("GET with every place held: %d", status)
 	}
-	if resp, body := e.postLink(t, id, csrfToken, url.Values{}); resp.StatusCode != http.StatusConflict || !strings.Contains(body, "Sold out for now") {
+	if resp, body := e.postLink(t, id, csrfToken, url.Values{}); resp.StatusCode != http.StatusGone || !strings.Contains(body, "Sold out for now") {
 		t.Errorf("POST with every place held: %d", resp.StatusCode)
 	}
 	// Paid: used up for good, 410.
