@@ -3,12 +3,15 @@ package e2e
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+
+	"github.com/kassa-pay/kassa/views"
 )
 
 // noScript turns JavaScript off in the tab, as on a phone with it disabled, and proves it is off.
@@ -36,9 +39,10 @@ type apiLink struct {
 	} `json:"collected"`
 }
 
-// TestPaymentLinkWithoutJavaScript: a merchant creates a link with an adjustable quantity; a
-// shopper with JavaScript off opens it, chooses 3, continues to payment, pays at the sandbox
-// and is thanked; the link's counters then show one paid payment of three times the price.
+// TestPaymentLinkWithoutJavaScript: a merchant creates a link with an adjustable quantity and
+// pastes its embed form into their own web page; a shopper with JavaScript off chooses 2 there,
+// lands on the link's page with 2 filled in, changes it to 3, continues to payment, pays at the
+// sandbox and is thanked; the link's counters then show one paid payment of three times the price.
 func TestPaymentLinkWithoutJavaScript(t *testing.T) {
 	k := start(t)
 	var l apiLink
@@ -49,9 +53,22 @@ func TestPaymentLinkWithoutJavaScript(t *testing.T) {
 		t.Fatalf("create link: HTTP %d, %+v", status, l)
 	}
 
+	// The merchant's own page, elsewhere, with the pasted snippet.
+	snippet := views.EmbedFormHTML(views.EmbedLink{URL: l.URL, Name: "Canvas tote bag", Price: "USD 24.00", Adjustable: true, Min: 1, Max: 5})
+	shop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write([]byte(`<!doctype html><title>My shop</title><h1>My shop</h1>` + snippet))
+	}))
+	defer shop.Close()
+
 	ctx := tab(t)
 	noScript(t, ctx)
-	do(t, ctx, chromedp.Navigate(l.URL))
+	do(t, ctx, chromedp.Navigate(shop.URL))
+	waitHeading(t, ctx, "My shop")
+	do(t, ctx,
+		chromedp.Clear(`//label[starts-with(normalize-space(.), 'Quantity')]/input`),
+		chromedp.SendKeys(`//label[starts-with(normalize-space(.), 'Quantity')]/input`, "2"),
+		chromedp.Click(`//button[normalize-space(.)='Buy Canvas tote bag, USD 24.00 each']`))
 	waitHeading(t, ctx, "Canvas tote bag")
 	if page := bodyText(ctx, t); !strings.Contains(page, "USD 24.00") {
 		t.Fatalf("the link's page lacks its price:\n%s", page)
@@ -59,6 +76,9 @@ func TestPaymentLinkWithoutJavaScript(t *testing.T) {
 	input := get(t, ctx, chromedp.AttributeValue(`//label[normalize-space(.)='Quantity']`, "for")).Value
 	if input == "" {
 		t.Fatal("no input labelled Quantity")
+	}
+	if v := get(t, ctx, chromedp.Value(chromedp.ID(input))); v != "2" {
+		t.Fatalf("the link's page has quantity %q, want the 2 chosen on the merchant's page", v)
 	}
 	do(t, ctx,
 		chromedp.Clear(chromedp.ID(input)),
