@@ -6,6 +6,7 @@
 //	kassa apps create --name NAME [--webhook-url URL]
 //	kassa tokens create --client-id ID --scope SCOPE [--scope ...] [--label L] [--expires RFC3339]
 //	kassa sandbox credentials
+//	kassa links create|list|deactivate ...
 //
 // Every flag has an environment variable (KASSA_ADDR, KASSA_DATABASE_URL, KASSA_BASE_URL,
 // KASSA_SANDBOX); where both are given, the environment wins.
@@ -59,6 +60,9 @@ commands:
   tokens list           list an application's client tokens
   tokens revoke         revoke a client token
   oauth-clients create  create OAuth2 client credentials for the dashboard API
+  links create          create a payment link (a shareable price, QR code and button)
+  links list            list payment links with their counters
+  links deactivate      stop a payment link taking payments
   sandbox credentials   print the credentials the provider sandboxes accept`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -66,7 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New(usage)
 	}
 	cmd, rest := args[0], args[1:]
-	if (cmd == "apps" || cmd == "tokens" || cmd == "sandbox" || cmd == "oauth-clients") && len(rest) > 0 {
+	if (cmd == "apps" || cmd == "tokens" || cmd == "sandbox" || cmd == "oauth-clients" || cmd == "links") && len(rest) > 0 {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	switch cmd {
@@ -84,6 +88,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return oauthClientsCreate(ctx, rest, stdout)
 	case "sandbox credentials":
 		return sandboxCredentials(stdout)
+	case "links create", "links list", "links deactivate":
+		return links(ctx, cmd, rest, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -379,6 +385,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		CSRFKey:      keys.csrf,
 		Idempotency:  d,
 		RateLimit:    handlers.NewRateLimiter(f.rateLimit),
+		LinkPayments: handlers.NewRateLimiter(linkPaymentsPerMinute),
 		BaseURL:      base,
 		Mounts:       wiring.mounts,
 		DemoClientID: demo,

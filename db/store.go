@@ -104,7 +104,7 @@ func lineItems(in []checkout.LineItem) []lineItem {
 }
 
 const paymentColumns = `id, client_id, amount, currency, reference, reference_label, line_items, success_url, cancel_url,
-	customer, metadata, status, expires_at, paid_at, created_at, updated_at`
+	customer, metadata, status, expires_at, paid_at, created_at, updated_at, link_id`
 
 func scanPayment(row interface{ Scan(...any) error }) (*checkout.Payment, error) {
 	var p checkout.Payment
@@ -112,7 +112,7 @@ func scanPayment(row interface{ Scan(...any) error }) (*checkout.Payment, error)
 	var expires, created, updated int64
 	var paid sql.NullInt64
 	err := row.Scan(&p.ID, &p.ClientID, &p.Amount, &p.Currency, &p.Reference, &p.ReferenceLabel, &lines, &p.SuccessURL,
-		&p.CancelURL, &customer, &meta, &status, &expires, &paid, &created, &updated)
+		&p.CancelURL, &customer, &meta, &status, &expires, &paid, &created, &updated, &p.LinkID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, checkout.ErrNotFound
 	} else if err != nil {

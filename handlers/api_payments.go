@@ -236,6 +236,8 @@ type paymentResponse struct {
 	CreatedAt      time.Time         `json:"createdAt"`
 	PaidAt         *time.Time        `json:"paidAt"`
 	Attempts       []attemptJSON     `json:"attempts"`
+	// LinkID is the payment link the payment was created from; absent otherwise.
+	LinkID string `json:"linkId,omitempty"`
 }
 
 type lineItemJSON struct {
@@ -264,6 +266,7 @@ func (s *Server) paymentJSON(p *checkout.Payment) paymentResponse {
 	if r.Metadata == nil {
 		r.Metadata = map[string]string{}
 	}
+	r.LinkID = p.LinkID
 	if !p.PaidAt.IsZero() {
 		t := p.PaidAt
 		r.PaidAt = &t

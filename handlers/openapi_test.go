@@ -44,6 +44,7 @@ var nonAPIRoutes = []struct{ path, why string }{
 	{"/", "the demo store's HTML page"},
 	{"/buy", "the demo store's HTML form"},
 	{"/checkout/", "the shopper's HTML checkout pages and provider return URLs"},
+	{"/l/", "a payment link's public HTML page, its form and its QR code images"},
 	{"/brand/", "an application's accent colour as a stylesheet for its checkout pages"},
 	{"/healthz", "a liveness probe for operators, not part of the merchant API"},
 	{"/static/", "stylesheets for the HTML pages"},
@@ -1072,6 +1073,8 @@ func TestOpenAPIMatchesLiveDashboardAnswers(t *testing.T) {
 	l.expect(401, "GET", "/api/payments", e.token, "")
 	l.expect(401, "GET", "/api/payment/"+p2["id"].(string), access, "")
 	l.expect(401, "GET", "/api/payment-applications", "", "")
+
+	liveLinks(t, l, access)
 
 	for key := range operations(doc) {
 		if strings.HasPrefix(key, "GET /api/payment-applications") || strings.HasPrefix(key, "POST /api/payment-applications") ||

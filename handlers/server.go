@@ -32,6 +32,9 @@ type Server struct {
 	RateLimit *RateLimiter
 	// Idempotency keeps Idempotency-Key responses; nil disables the header.
 	Idempotency checkout.IdempotencyStore
+	// LinkPayments limits the payments created from payment links per client address; nil
+	// disables it.
+	LinkPayments *RateLimiter
 	// DemoClientID is the application the demo store creates its payments for; empty
 	// disables the store.
 	DemoClientID string
@@ -83,6 +86,13 @@ func (s *Server) engine() *gin.Engine {
 	browser.POST("/checkout/:id", s.choose)
 	browser.GET("/checkout/:id/return/:attempt", s.providerReturn)
 	browser.GET("/checkout/:id/attempts/:attempt", s.attemptStatus)
+	browser.GET("/l/:id", s.showLink)
+	browser.HEAD("/l/:id", s.showLink)
+	browser.POST("/l/:id", s.payLink)
+	r.GET("/l/:id/qr.svg", s.linkQR("svg"))
+	r.GET("/l/:id/qr.png", s.linkQR("png"))
+	r.HEAD("/l/:id/qr.svg", s.linkQR("svg"))
+	r.HEAD("/l/:id/qr.png", s.linkQR("png"))
 
 	api := r.Group("/api", s.bearer(s.Checkout.Authenticate), s.rateLimit)
 	api.POST("/payment/checkout", s.requireScope(checkout.ScopePaymentsCreate), s.idempotent, s.createPayment)
@@ -102,6 +112,13 @@ func (s *Server) engine() *gin.Engine {
 	dash.POST("/payment-applications/:clientId/tokens", s.createToken)
 	dash.DELETE("/payment-applications/:clientId/tokens/:tokenId", s.revokeToken)
 	dash.GET("/payments", s.listPayments)
+
+	links := r.Group("/api/payment-links", s.bearer(s.linkPrincipal), s.rateLimit, s.requireScope(checkout.ScopePaymentLinksManage))
+	links.POST("", s.idempotent, s.createLink)
+	links.GET("", s.listLinks)
+	links.GET("/:id", s.getLink)
+	links.PATCH("/:id", s.updateLink)
+	links.GET("/:id/payments", s.linkPayments)
 
 	r.POST("/callbacks/:provider", s.providerCallback)
 	r.GET("/api/openapi.json", s.openAPI)
