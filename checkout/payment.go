@@ -26,6 +26,8 @@ type Payment struct {
 	UpdatedAt      time.Time
 	// Attempts are newest first.
 	Attempts []Attempt
+	// Refunds are oldest first (see refund.go).
+	Refunds []Refund
 }
 
 // LineItem is one line of what is bought, in the payment's currency's minor units.

@@ -143,6 +143,10 @@ func (db *DB) FindPayment(ctx context.Context, id string) (*checkout.Payment, er
 		return nil, err
 	}
 	p.Attempts, err = db.queryAttempts(ctx, `WHERE payment_id = ? ORDER BY created_at DESC, id DESC`, id)
+	if err != nil {
+		return nil, err
+	}
+	p.Refunds, err = paymentRefunds(ctx, db.read, id)
 	return p, err
 }
 
