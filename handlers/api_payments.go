@@ -236,6 +236,8 @@ type paymentResponse struct {
 	CreatedAt      time.Time         `json:"createdAt"`
 	PaidAt         *time.Time        `json:"paidAt"`
 	Attempts       []attemptJSON     `json:"attempts"`
+	// Refunds add refundedAmount and refunds (api_refunds.go).
+	paymentRefundFields
 }
 
 type lineItemJSON struct {
@@ -260,6 +262,7 @@ func (s *Server) paymentJSON(p *checkout.Payment) paymentResponse {
 		ReferenceLabel: p.ReferenceLabel, ClientID: p.ClientID, CheckoutURL: s.Checkout.URLs.Checkout(p.ID),
 		LineItems: []lineItemJSON{}, SuccessURL: p.SuccessURL, CancelURL: p.CancelURL, Customer: p.Customer,
 		Metadata: p.Metadata, ExpiresAt: p.ExpiresAt, CreatedAt: p.CreatedAt, Attempts: []attemptJSON{},
+		paymentRefundFields: paymentRefunds(p),
 	}
 	if r.Metadata == nil {
 		r.Metadata = map[string]string{}

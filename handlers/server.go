@@ -90,6 +90,8 @@ func (s *Server) engine() *gin.Engine {
 	api.GET("/payment/:id/events", s.requireScope(checkout.ScopePaymentsGet), s.paymentEvents)
 	api.GET("/payment/:id/instructions", s.requireScope(checkout.ScopePaymentsInstructions), s.paymentInstructions)
 	api.POST("/payment/:id/cancel", s.requireScope(checkout.ScopePaymentsCreate), s.idempotent, s.cancelPayment)
+	api.POST("/payment/:id/refunds", s.requireScope(checkout.ScopePaymentsRefund), s.idempotent, s.createRefund)
+	api.GET("/payment/:id/refunds", s.requireScope(checkout.ScopePaymentsGet), s.listRefunds)
 
 	r.POST("/oauth/token", s.oauthToken)
 	dash := r.Group("/api", s.bearer(s.dashboardPrincipal), s.rateLimit)
@@ -102,6 +104,8 @@ func (s *Server) engine() *gin.Engine {
 	dash.POST("/payment-applications/:clientId/tokens", s.createToken)
 	dash.DELETE("/payment-applications/:clientId/tokens/:tokenId", s.revokeToken)
 	dash.GET("/payments", s.listPayments)
+	dash.POST("/refunds/:id/confirm", s.confirmRefund)
+	dash.POST("/refunds/:id/cancel", s.cancelRefund)
 
 	r.POST("/callbacks/:provider", s.providerCallback)
 	r.GET("/api/openapi.json", s.openAPI)
