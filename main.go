@@ -59,14 +59,16 @@ commands:
   tokens list           list an application's client tokens
   tokens revoke         revoke a client token
   oauth-clients create  create OAuth2 client credentials for the dashboard API
-  sandbox credentials   print the credentials the provider sandboxes accept`
+  sandbox credentials   print the credentials the provider sandboxes accept
+  refunds create        refund a paid payment (--payment ID [--amount N] [--reason R] [--note T])
+  refunds list          list a payment's refunds (--payment ID)`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return errors.New(usage)
 	}
 	cmd, rest := args[0], args[1:]
-	if (cmd == "apps" || cmd == "tokens" || cmd == "sandbox" || cmd == "oauth-clients") && len(rest) > 0 {
+	if (cmd == "apps" || cmd == "tokens" || cmd == "sandbox" || cmd == "oauth-clients" || cmd == "refunds") && len(rest) > 0 {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	switch cmd {
@@ -84,6 +86,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return oauthClientsCreate(ctx, rest, stdout)
 	case "sandbox credentials":
 		return sandboxCredentials(stdout)
+	case "refunds create", "refunds list":
+		return refundsCmd(ctx, cmd, rest, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -395,6 +399,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go svc.Run(ctx, f.reconcile)
+	go svc.RunRefunds(ctx, f.reconcile)
 	go cleanSessions(ctx, d, log)
 
 	errc := make(chan error, 1)

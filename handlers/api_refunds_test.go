@@ -52,6 +52,11 @@ func TestRefundEnKashPartThenRest(t *testing.T) {
 	if status != 200 || p["status"] != "partially_refunded" || p["refundedAmount"] != float64(50000) || len(p["refunds"].([]any)) != 1 {
 		t.Fatalf("after a partial refund: %v", p)
 	}
+	// The shopper's page says what was given back, and when.
+	if status, page := e.page(t, "/checkout/"+id); status != 200 || !strings.Contains(page, "<h1>Thank you for your payment</h1>") ||
+		!strings.Contains(page, "INR 500.00 of it was refunded on") {
+		t.Fatalf("thank-you page after a partial refund: %d\n%s", status, page)
+	}
 	status, rest := e.api(t, "POST", "/api/payment/"+id+"/refunds", e.token, ``)
 	if status != http.StatusCreated || rest["status"] != "succeeded" || rest["amount"] != float64(149900) {
 		t.Fatalf("refunding the rest: %d %v", status, rest)
@@ -136,6 +141,9 @@ func TestRefundOnecheckoutManualThenConfirmed(t *testing.T) {
 	if p["status"] != "paid" || p["refundedAmount"] != float64(0) || len(p["refunds"].([]any)) != 1 {
 		t.Fatalf("before confirming: %v", p)
 	}
+	if _, page := e.page(t, "/checkout/"+id); !strings.Contains(page, "<h1>Thank you for your payment</h1>") || strings.Contains(page, "refunded") {
+		t.Fatalf("a manual refund not yet confirmed shows on the shopper's page:\n%s", page)
+	}
 	dash := e.dashboardToken(t)
 	if status, _ := e.api(t, "POST", "/api/refunds/"+r["id"].(string)+"/confirm", e.token, ""); status != http.StatusUnauthorized {
 		t.Fatalf("confirming with a client token: %d, want 401", status)
@@ -147,6 +155,10 @@ func TestRefundOnecheckoutManualThenConfirmed(t *testing.T) {
 	_, p = e.api(t, "GET", "/api/payment/"+id, e.token, "")
 	if p["status"] != "refunded" || p["refundedAmount"] != float64(4200) {
 		t.Fatalf("after confirming: %v", p)
+	}
+	if status, page := e.page(t, "/checkout/"+id); status != 200 || !strings.Contains(page, "<h1>This payment was refunded</h1>") ||
+		!strings.Contains(page, "USD 42.00 was given back on") || strings.Contains(page, "Thank you") {
+		t.Fatalf("page of a refunded payment: %d\n%s", status, page)
 	}
 	if status, _ := e.api(t, "POST", "/api/refunds/"+r["id"].(string)+"/cancel", dash, ""); status != http.StatusConflict {
 		t.Fatalf("cancelling a confirmed refund: %d, want 409", status)
