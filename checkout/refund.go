@@ -495,6 +495,17 @@ func settle(p *Payment, cur Refund, to RefundStatus, providerRef, reason string,
 	return c
 }
 
+// succeededOn is what succeeded refunds gave back of attempt id.
+func (p *Payment) succeededOn(id string) int64 {
+	var n int64
+	for _, r := range p.Refunds {
+		if r.AttemptID == id && r.Status == RefundSucceeded {
+			n += r.Amount
+		}
+	}
+	return n
+}
+
 func (p *Payment) refund(id string) (Refund, bool) {
 	for _, r := range p.Refunds {
 		if r.ID == id {
@@ -566,6 +577,11 @@ func (s *Service) decideManual(ctx context.Context, id string, to RefundStatus) 
 		case cur.Status != RefundManual:
 			verb := map[RefundStatus]string{RefundSucceeded: "confirmed", RefundFailed: "cancelled"}[to]
 			return RefundChange{}, Errorf(ECONFLICT, "Only a manual refund awaiting confirmation can be %s; this one is %s.", verb, cur.Status)
+		case to == RefundSucceeded:
+			if a, _ := p.Attempt(cur.AttemptID); p.succeededOn(a.ID)+cur.Amount > a.Amount {
+				// A provider reversal already gave this money back: confirming would count it twice.
+				return RefundChange{}, Errorf(ECONFLICT, "The provider already reported this money returned; cancel this refund instead.")
+			}
 		}
 		return settle(p, cur, to, "", reason, now), nil
 	})
@@ -577,10 +593,16 @@ func (s *Service) decideManual(ctx context.Context, id string, to RefundStatus) 
 
 // RecordProviderReversal records that the provider reversed amount of a paid attempt on its own
 // (OneKhusa's R, a reversed-payment webhook): a succeeded refund with reason
-// provider_reversal, moving the payment to partially_refunded or refunded. amount is the total
-// the provider reports reversed on that attempt, so the same reversal reported twice records
-// it once, and a larger later report records only the difference. A reversal is the provider's
-// truth: it is recorded even where it meets refunds already made in Kassa.
+// provider_reversal, moving the payment to partially_refunded or refunded.
+//
+// amount is the total the provider reports returned on that attempt (a full reversal: the
+// attempt's amount). Only what Kassa does not already know of is recorded: amount less the
+// attempt's succeeded refunds, whatever their reason. So the same reversal reported twice is
+// recorded once, a larger later report adds only the difference, and a reading that merely
+// reflects refunds made through Kassa (a manual refund the operator made as a reversal in the
+// provider's portal and confirmed) adds nothing. A manual refund still awaiting confirmation
+// stays as it is; confirming it beyond what the attempt collected is then refused (see
+// decideManual), so the operator cancels it instead.
 func (s *Service) RecordProviderReversal(ctx context.Context, paymentID, attemptID string, amount int64) error {
 	now := s.now()
 	err := s.refundStore().LockRefunds(ctx, paymentID, func(p *Payment) (RefundChange, error) {
@@ -592,13 +614,7 @@ func (s *Service) RecordProviderReversal(ctx context.Context, paymentID, attempt
 			// Money that never arrived cannot be reversed: nothing to record.
 			return RefundChange{}, errSettled
 		}
-		var reversed int64
-		for _, r := range p.Refunds {
-			if r.AttemptID == attemptID && r.Reason == ReasonProviderReversal && r.Status == RefundSucceeded {
-				reversed += r.Amount
-			}
-		}
-		n := min(amount, a.Amount) - reversed
+		n := min(amount, a.Amount) - p.succeededOn(attemptID)
 		if n <= 0 {
 			return RefundChange{}, errSettled
 		}

@@ -285,6 +285,33 @@ func TestProviderReversal(t *testing.T) {
 	if n := fx.events(t, p.ID, checkout.EventPaymentRefunded); n != 1 {
 		t.Fatalf("%d payment.refunded events", n)
 	}
+	// The manual refund still waiting cannot be confirmed on top of the reversal.
+	var manual string
+	for _, r := range got.Refunds {
+		if r.Status == checkout.RefundManual {
+			manual = r.ID
+		}
+	}
+	if _, err := fx.svc.ConfirmRefund(ctx, manual); checkout.ErrorCode(err) != checkout.ECONFLICT {
+		t.Fatalf("confirming a manual refund after a full reversal: %v, want ECONFLICT", err)
+	}
+	if _, err := fx.svc.CancelRefund(ctx, manual); err != nil {
+		t.Fatal(err)
+	}
+
+	// A manual refund made as a reversal in the provider's portal and confirmed: the
+	// provider's later report of that reversal adds nothing.
+	pm, am := fx.paid(t, 1000)
+	mr, _ := fx.svc.CreateRefund(ctx, pm.ID, checkout.NewRefund{})
+	if _, err := fx.svc.ConfirmRefund(ctx, mr.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := fx.svc.RecordProviderReversal(ctx, pm.ID, am.ID, 1000); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := fx.svc.Payment(ctx, pm.ID); got.RefundedAmount() != 1000 || len(got.Refunds) != 1 {
+		t.Fatalf("a reversal already confirmed was recorded again: refunded %d, %d refunds", got.RefundedAmount(), len(got.Refunds))
+	}
 
 	// A partial reversal, then a larger one: only the difference is recorded.
 	p2, a2 := fx.paid(t, 1000)
