@@ -71,6 +71,27 @@ func paymentRefunds(ctx context.Context, q queryer, paymentID string) ([]checkou
 	return queryRefunds(ctx, q, `WHERE payment_id = ? ORDER BY created_at, id`, paymentID)
 }
 
+// loadRefunds fills the refunds of a page of payments with one query.
+func (db *DB) loadRefunds(ctx context.Context, ps []checkout.Payment) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	args := make([]any, len(ps))
+	at := make(map[string]int, len(ps))
+	for i, p := range ps {
+		args[i], at[p.ID] = p.ID, i
+	}
+	rs, err := queryRefunds(ctx, db.read, `WHERE payment_id IN (`+placeholders(len(ps))+`) ORDER BY created_at, id`, args...)
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		p := &ps[at[r.PaymentID]]
+		p.Refunds = append(p.Refunds, r)
+	}
+	return nil
+}
+
 // FindRefund implements checkout.RefundStore.
 func (db *DB) FindRefund(ctx context.Context, id string) (*checkout.Refund, error) {
 	return scanRefund(db.read.QueryRowContext(ctx, `SELECT `+refundColumns+` FROM refunds WHERE id = ?`, id))

@@ -156,6 +156,9 @@ func TestRefundOnecheckoutManualThenConfirmed(t *testing.T) {
 	if p["status"] != "refunded" || p["refundedAmount"] != float64(4200) {
 		t.Fatalf("after confirming: %v", p)
 	}
+	if status, list := e.api(t, "GET", "/api/payments", dash, ""); status != 200 || fmt.Sprint(list["payments"].([]any)[0].(map[string]any)["refundedAmount"]) != "4200" {
+		t.Fatalf("the payment list does not show what was refunded: %d %v", status, list)
+	}
 	if status, page := e.page(t, "/checkout/"+id); status != 200 || !strings.Contains(page, "<h1>This payment was refunded</h1>") ||
 		!strings.Contains(page, "USD 42.00 was given back on") || strings.Contains(page, "Thank you") {
 		t.Fatalf("page of a refunded payment: %d\n%s", status, page)
