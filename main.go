@@ -63,14 +63,16 @@ commands:
   links create          create a payment link (a shareable price, QR code and button)
   links list            list payment links with their counters
   links deactivate      stop a payment link taking payments
-  sandbox credentials   print the credentials the provider sandboxes accept`
+  sandbox credentials   print the credentials the provider sandboxes accept
+  refunds create        refund a paid payment (--payment ID [--amount N] [--reason R] [--note T])
+  refunds list          list a payment's refunds (--payment ID)`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return errors.New(usage)
 	}
 	cmd, rest := args[0], args[1:]
-	if (cmd == "apps" || cmd == "tokens" || cmd == "sandbox" || cmd == "oauth-clients" || cmd == "links") && len(rest) > 0 {
+	if (cmd == "apps" || cmd == "tokens" || cmd == "sandbox" || cmd == "oauth-clients" || cmd == "links" || cmd == "refunds") && len(rest) > 0 {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	switch cmd {
@@ -90,6 +92,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return sandboxCredentials(stdout)
 	case "links create", "links list", "links deactivate":
 		return links(ctx, cmd, rest, stdout)
+	case "refunds create", "refunds list":
+		return refundsCmd(ctx, cmd, rest, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -402,6 +406,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go svc.Run(ctx, f.reconcile)
+	go svc.RunRefunds(ctx, f.reconcile)
 	go cleanSessions(ctx, d, log)
 
 	errc := make(chan error, 1)

@@ -28,6 +28,8 @@ type Payment struct {
 	Attempts []Attempt
 	// LinkID is the payment link the payment was created from, if any.
 	LinkID string
+	// Refunds are oldest first (see refund.go).
+	Refunds []Refund
 }
 
 // LineItem is one line of what is bought, in the payment's currency's minor units.

@@ -11,7 +11,8 @@ import (
 // it; tests may use it directly with a real SQLite file.
 type Store interface {
 	CreatePayment(ctx context.Context, p *Payment, ev Event) error
-	// FindPayment returns the payment with its attempts, newest first, or ErrNotFound.
+	// FindPayment returns the payment with its attempts, newest first, and its refunds, oldest
+	// first, or ErrNotFound.
 	FindPayment(ctx context.Context, id string) (*Payment, error)
 	CreateAttempt(ctx context.Context, a *Attempt, ev Event) error
 	FindAttempt(ctx context.Context, id string) (*Attempt, error)
@@ -49,6 +50,8 @@ type Store interface {
 	// Setting and PutSetting keep small pieces of instance state (cookie keys, the demo app).
 	Setting(ctx context.Context, key string) (string, error)
 	PutSettingIfAbsent(ctx context.Context, key, value string) (string, error)
+
+	RefundStore
 }
 
 // Change is a set of conditional updates applied atomically with their events.

@@ -143,6 +143,10 @@ func (db *DB) FindPayment(ctx context.Context, id string) (*checkout.Payment, er
 		return nil, err
 	}
 	p.Attempts, err = db.queryAttempts(ctx, `WHERE payment_id = ? ORDER BY created_at DESC, id DESC`, id)
+	if err != nil {
+		return nil, err
+	}
+	p.Refunds, err = paymentRefunds(ctx, db.read, id)
 	return p, err
 }
 
@@ -539,7 +543,8 @@ func (db *DB) FindAccessToken(ctx context.Context, id string) (*checkout.AccessT
 	return &t, nil
 }
 
-// ListPayments implements checkout.Store. Attempts are not loaded: a page lists payments.
+// ListPayments implements checkout.Store. Attempts are not loaded (a page lists payments);
+// refunds are, for refundedAmount.
 func (db *DB) ListPayments(ctx context.Context, f checkout.PaymentFilter) ([]checkout.Payment, int, error) {
 	var where []string
 	var args []any
@@ -582,5 +587,8 @@ func (db *DB) ListPayments(ctx context.Context, f checkout.PaymentFilter) ([]che
 		}
 		out = append(out, *p)
 	}
-	return out, count, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	return out, count, db.loadRefunds(ctx, out)
 }

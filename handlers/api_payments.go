@@ -238,6 +238,8 @@ type paymentResponse struct {
 	Attempts       []attemptJSON     `json:"attempts"`
 	// LinkID is the payment link the payment was created from; absent otherwise.
 	LinkID string `json:"linkId,omitempty"`
+	// Refunds add refundedAmount and refunds (api_refunds.go).
+	paymentRefundFields
 }
 
 type lineItemJSON struct {
@@ -262,6 +264,7 @@ func (s *Server) paymentJSON(p *checkout.Payment) paymentResponse {
 		ReferenceLabel: p.ReferenceLabel, ClientID: p.ClientID, CheckoutURL: s.Checkout.URLs.Checkout(p.ID),
 		LineItems: []lineItemJSON{}, SuccessURL: p.SuccessURL, CancelURL: p.CancelURL, Customer: p.Customer,
 		Metadata: p.Metadata, ExpiresAt: p.ExpiresAt, CreatedAt: p.CreatedAt, Attempts: []attemptJSON{},
+		paymentRefundFields: paymentRefunds(p),
 	}
 	if r.Metadata == nil {
 		r.Metadata = map[string]string{}

@@ -38,7 +38,11 @@ func (s *Server) showCheckout(c *gin.Context) {
 func (s *Server) renderClosed(c *gin.Context, p *checkout.Payment) bool {
 	switch {
 	case p.Status == checkout.PaymentPaid || p.Status == checkout.PaymentRefunded || p.Status == checkout.PaymentPartiallyRefunded:
-		v := views.ThankYouView{Page: s.merchantPage(c, "Thank you", p), Amount: p.Money.String(), ReferenceLabel: p.ReferenceLabel,
+		title := "Thank you"
+		if p.Status == checkout.PaymentRefunded {
+			title = "Payment refunded"
+		}
+		v := views.ThankYouView{Page: s.merchantPage(c, title, p), Amount: p.Money.String(), ReferenceLabel: p.ReferenceLabel,
 			SuccessURL: p.SuccessURL}
 		for _, a := range p.Attempts {
 			if a.Status == checkout.AttemptPaid {
@@ -48,6 +52,11 @@ func (s *Server) renderClosed(c *gin.Context, p *checkout.Payment) bool {
 		}
 		if !p.PaidAt.IsZero() {
 			v.PaidAt = p.PaidAt.Format("2 January 2006, 15:04 MST")
+		}
+		if n := p.RefundedAmount(); n > 0 {
+			v.Refunded = checkout.Money{Amount: n, Currency: p.Currency}.String()
+			v.RefundedAt = p.LastRefundAt().Format("2 January 2006, 15:04 MST")
+			v.FullyRefunded = p.Status == checkout.PaymentRefunded
 		}
 		render(c, http.StatusOK, views.ThankYouPage(v))
 	case p.Status == checkout.PaymentCancelled:

@@ -100,6 +100,8 @@ func (s *Server) engine() *gin.Engine {
 	api.GET("/payment/:id/events", s.requireScope(checkout.ScopePaymentsGet), s.paymentEvents)
 	api.GET("/payment/:id/instructions", s.requireScope(checkout.ScopePaymentsInstructions), s.paymentInstructions)
 	api.POST("/payment/:id/cancel", s.requireScope(checkout.ScopePaymentsCreate), s.idempotent, s.cancelPayment)
+	api.POST("/payment/:id/refunds", s.requireScope(checkout.ScopePaymentsRefund), s.idempotent, s.createRefund)
+	api.GET("/payment/:id/refunds", s.requireScope(checkout.ScopePaymentsGet), s.listRefunds)
 
 	r.POST("/oauth/token", s.oauthToken)
 	dash := r.Group("/api", s.bearer(s.dashboardPrincipal), s.rateLimit)
@@ -112,6 +114,8 @@ func (s *Server) engine() *gin.Engine {
 	dash.POST("/payment-applications/:clientId/tokens", s.createToken)
 	dash.DELETE("/payment-applications/:clientId/tokens/:tokenId", s.revokeToken)
 	dash.GET("/payments", s.listPayments)
+	dash.POST("/refunds/:id/confirm", s.confirmRefund)
+	dash.POST("/refunds/:id/cancel", s.cancelRefund)
 
 	links := r.Group("/api/payment-links", s.bearer(s.linkPrincipal), s.rateLimit, s.requireScope(checkout.ScopePaymentLinksManage))
 	links.POST("", s.idempotent, s.createLink)
