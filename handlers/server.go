@@ -4,6 +4,7 @@
 package handlers
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -36,6 +37,8 @@ type Server struct {
 	// disables the store.
 	DemoClientID string
 	Log          *slog.Logger
+	// Ready checks that the database answers and is migrated (GET /readyz); nil skips it.
+	Ready func(context.Context) error
 }
 
 func (s *Server) log() *slog.Logger {
@@ -62,7 +65,7 @@ func (s *Server) engine() *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	r.Use(s.requestID, s.logRequests, s.recoverPanics, securityHeaders)
+	r.Use(s.requestID, s.logRequests, observeRequests, s.recoverPanics, securityHeaders)
 	r.NoRoute(s.notFound)
 	r.NoMethod(func(c *gin.Context) {
 		if isAPI(c) {
@@ -73,6 +76,8 @@ func (s *Server) engine() *gin.Engine {
 	})
 
 	r.GET("/healthz", s.health)
+	r.GET("/readyz", s.ready)
+	r.GET("/metrics", s.metricsPage)
 	r.GET("/static/*file", s.staticFile)
 	r.GET("/brand/:file", s.brandCSS)
 
