@@ -189,8 +189,8 @@ func (b *Breakers) Available(ctx context.Context, id providers.ID) bool {
 	return !ok || st.State == Closed
 }
 
-// Observe records a provider call's outcome; it is an instrumented.Observer. Failures are
-// always written; a success is written only when there is something to reset, so the
+// Observe records a provider call's outcome; it is an instrumented.Observer. Failures of any
+// call are always written; a success is written only when there is something to reset, so the
 // healthy path costs no database write.
 func (b *Breakers) Observe(ctx context.Context, c instrumented.Call) {
 	switch c.Outcome {
@@ -198,7 +198,12 @@ func (b *Breakers) Observe(ctx context.Context, c instrumented.Call) {
 		b.failure(ctx, c.Provider, c.Err)
 	case instrumented.OutcomeOK, instrumented.OutcomeDeclined, instrumented.OutcomeInvalid, instrumented.OutcomeAuth,
 		instrumented.OutcomeNotFound, instrumented.OutcomeConflict:
-		// The provider answered: it is up, whatever it answered.
+		// The provider answered: it is up, whatever it answered. Currency and method lists
+		// are served from the adapters' caches most of the time, so their successes prove
+		// nothing and must not reset the count between failing orders.
+		if c.Operation == instrumented.OpCurrencies || c.Operation == instrumented.OpMethods {
+			return
+		}
 		if st, ok := b.view(ctx)[c.Provider]; ok && (st.Failures > 0 || st.State == HalfOpen) {
 			b.success(ctx, c.Provider)
 		}
