@@ -2,13 +2,15 @@
 // the merchant API and (in sandbox mode) a simulator of every payment provider.
 //
 //	kassa serve     [--addr :8080] [--db sqlite:kassa.db] [--base-url URL] [--sandbox=true]
+//	                [--log-format text|json] [--breaker-failures 5] [--breaker-cooldown 30s]
+//	                [--shutdown-timeout 25s]
 //	kassa migrate   [--db ...]
 //	kassa apps create --name NAME [--webhook-url URL]
 //	kassa tokens create --client-id ID --scope SCOPE [--scope ...] [--label L] [--expires RFC3339]
 //	kassa sandbox credentials
 //
 // Every flag has an environment variable (KASSA_ADDR, KASSA_DATABASE_URL, KASSA_BASE_URL,
-// KASSA_SANDBOX); where both are given, the environment wins.
+// KASSA_SANDBOX, KASSA_LOG_FORMAT, ...); where both are given, the environment wins.
 package main
 
 import (
