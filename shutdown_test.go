@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -99,5 +101,56 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 	case <-jobReturned:
 	default:
 		t.Fatal("runServer returned before the background job did")
+	}
+}
+
+// TestServeWiring starts `kassa serve` in process: /readyz and /metrics answer with the
+// breakers of every sandbox provider and the job lags, and stopping it returns cleanly.
+func TestServeWiring(t *testing.T) {
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--db", "sqlite:" + t.TempDir() + "/k.db", "--log-format", "json"}, pw, io.Discard)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("serve printed nothing: %v (%v)", err, <-done)
+	}
+	go io.Copy(io.Discard, pr)
+	base := strings.TrimSpace(strings.TrimPrefix(line, "Kassa is listening on "))
+
+	get := func(path string) (int, string) {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if status, body := get("/readyz"); status != 200 || !strings.Contains(body, `"provider":"onekhusa"`) {
+		t.Fatalf("/readyz: %d %s", status, body)
+	}
+	_, page := get("/metrics")
+	for _, want := range []string{`kassa_provider_breaker_state{provider="onecheckout"} 0`, `kassa_provider_breaker_state{provider="kspay"} 0`,
+		`kassa_job_lag_seconds{job="verify"}`, `kassa_job_lag_seconds{job="expire"}`, `kassa_db_max_open_connections{pool="write"} 1`,
+		`kassa_http_requests_total{method="GET",route="/readyz",status="200"}`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("serve returned %v after stop", err)
+	}
+}
+
+func TestLogFormatFlag(t *testing.T) {
+	err := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0", "--db", "sqlite:" + t.TempDir() + "/k.db", "--log-format", "xml"}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "--log-format") {
+		t.Fatalf("an unknown log format: %v", err)
 	}
 }
