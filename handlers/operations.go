@@ -83,6 +83,14 @@ func LogHandler(h slog.Handler) slog.Handler { return requestIDHandler{h} }
 
 type requestIDHandler struct{ slog.Handler }
 
+// withRequestIDs returns log with its handler wrapped by LogHandler, unless it already is.
+func withRequestIDs(log *slog.Logger) *slog.Logger {
+	if _, ok := log.Handler().(requestIDHandler); ok {
+		return log
+	}
+	return slog.New(LogHandler(log.Handler()))
+}
+
 func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
 	if id := RequestID(ctx); id != "" {
 		has := false

@@ -489,3 +489,18 @@ func asJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// TestRequestIDWithPlainLogger: a Server given a logger that was not wrapped with LogHandler
+// still puts the request id on its lines.
+func TestRequestIDWithPlainLogger(t *testing.T) {
+	var buf lockedBuffer
+	s := &handlers.Server{CSRFKey: bytes.Repeat([]byte("c"), 32), Log: slog.New(slog.NewJSONHandler(&buf, nil))}
+	h := s.Handler()
+	req := httptest.NewRequest("GET", "/healthz", nil)
+	req.Header.Set("X-Request-Id", "plain-logger-1")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Header().Get("X-Request-Id") != "plain-logger-1" || !strings.Contains(buf.String(), `"request_id":"plain-logger-1"`) {
+		t.Fatalf("header %q, log %s", rec.Header().Get("X-Request-Id"), buf.String())
+	}
+}

@@ -50,6 +50,9 @@ func (s *Server) log() *slog.Logger {
 
 // Handler returns Kassa's whole HTTP handler.
 func (s *Server) Handler() http.Handler {
+	if s.Log != nil {
+		s.Log = withRequestIDs(s.Log)
+	}
 	r := s.engine()
 	mux := http.NewServeMux()
 	for prefix, h := range s.Mounts {
