@@ -2,6 +2,8 @@
 // the merchant API and (in sandbox mode) a simulator of every payment provider.
 //
 //	kassa serve     [--addr :8080] [--db sqlite:kassa.db] [--base-url URL] [--sandbox=true]
+//	                [--log-format text|json] [--breaker-failures 5] [--breaker-cooldown 30s]
+//	                [--shutdown-timeout 25s]
 //	kassa migrate   [--db ...]
 //	kassa apps create --name NAME [--webhook-url URL]
 //	kassa tokens create --client-id ID --scope SCOPE [--scope ...] [--label L] [--expires RFC3339]
@@ -9,7 +11,7 @@
 //	kassa links create|list|deactivate ...
 //
 // Every flag has an environment variable (KASSA_ADDR, KASSA_DATABASE_URL, KASSA_BASE_URL,
-// KASSA_SANDBOX); where both are given, the environment wins.
+// KASSA_SANDBOX, KASSA_LOG_FORMAT, ...); where both are given, the environment wins.
 package main
 
 import (
@@ -38,6 +40,7 @@ import (
 	"github.com/kassa-pay/kassa/db"
 	"github.com/kassa-pay/kassa/handlers"
 	"github.com/kassa-pay/kassa/providers"
+	"github.com/kassa-pay/kassa/providers/health"
 )
 
 func main() {
@@ -326,6 +329,12 @@ type serveFlags struct {
 	sandbox   bool
 	reconcile time.Duration
 	rateLimit int
+	logFormat string
+	// breakerFailures and breakerCooldown tune the provider circuit breakers; grace bounds
+	// the graceful shutdown.
+	breakerFailures int
+	breakerCooldown time.Duration
+	grace           time.Duration
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -337,13 +346,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&f.sandbox, "sandbox", true, "mount the provider sandboxes and use them (env KASSA_SANDBOX)")
 	fs.DurationVar(&f.reconcile, "reconcile-every", 2*time.Second, "how often the background job checks pending payments (env KASSA_RECONCILE_EVERY)")
 	fs.IntVar(&f.rateLimit, "api-rate-limit", 1000, "merchant API requests per client token per minute; 0 disables (env KASSA_API_RATE_LIMIT)")
+	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json (env KASSA_LOG_FORMAT)")
+	fs.IntVar(&f.breakerFailures, "breaker-failures", 5, "consecutive provider failures (timeouts, 5xx, connection errors) that take a provider off checkout pages (env KASSA_BREAKER_FAILURES)")
+	fs.DurationVar(&f.breakerCooldown, "breaker-cooldown", 30*time.Second, "how long a failing provider stays off before it is probed (env KASSA_BREAKER_COOLDOWN)")
+	fs.DurationVar(&f.grace, "shutdown-timeout", 25*time.Second, "how long a SIGTERM waits for requests in flight (env KASSA_SHUTDOWN_TIMEOUT)")
 	if err := parse(fs, args, map[string]string{"db": "KASSA_DATABASE_URL", "addr": "KASSA_ADDR", "base-url": "KASSA_BASE_URL",
-		"sandbox": "KASSA_SANDBOX", "reconcile-every": "KASSA_RECONCILE_EVERY", "api-rate-limit": "KASSA_API_RATE_LIMIT"}); err != nil {
+		"sandbox": "KASSA_SANDBOX", "reconcile-every": "KASSA_RECONCILE_EVERY", "api-rate-limit": "KASSA_API_RATE_LIMIT",
+		"log-format": "KASSA_LOG_FORMAT", "breaker-failures": "KASSA_BREAKER_FAILURES", "breaker-cooldown": "KASSA_BREAKER_COOLDOWN",
+		"shutdown-timeout": "KASSA_SHUTDOWN_TIMEOUT"}); err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if os.Getenv("KASSA_LOG_FORMAT") == "json" {
-		log = slog.New(slog.NewJSONHandler(stderr, nil))
+	log, err := newLogger(f.logFormat, stderr)
+	if err != nil {
+		return err
 	}
 	slog.SetDefault(log)
 
@@ -376,8 +391,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			c()
 		}
 	}()
-	svc := &checkout.Service{Store: d, Providers: providers.NewRegistry(wiring.providers...),
-		URLs: checkout.URLs{Base: strings.TrimSuffix(base.String(), "/")}, Log: log}
+	breakers, wrapped, probe, err := providerHealth(ctx, d, wiring.providers,
+		health.Config{Threshold: f.breakerFailures, Cooldown: f.breakerCooldown, Log: log})
+	if err != nil {
+		return err
+	}
+	watchDatabase(d)
+	svc := &checkout.Service{Store: d, Providers: providers.NewRegistry(wrapped...),
+		URLs: checkout.URLs{Base: strings.TrimSuffix(base.String(), "/")}, Log: log, Breakers: breakers}
 	demo, err := demoApp(ctx, d, svc)
 	if err != nil {
 		return err
@@ -394,6 +415,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Mounts:       wiring.mounts,
 		DemoClientID: demo,
 		Log:          log,
+		Ready:        d.Ready,
 	}
 	hs := &http.Server{
 		Handler:           srv.Handler(),
@@ -405,27 +427,23 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	go svc.Run(ctx, f.reconcile)
-	go svc.RunRefunds(ctx, f.reconcile)
-	go cleanSessions(ctx, d, log)
-
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
 	fmt.Fprintf(stdout, "Kassa is listening on %s\n", base)
 	fmt.Fprintf(stdout, "  demo store:    %s/\n", base)
 	fmt.Fprintf(stdout, "  merchant API:  %s/api/payment/checkout\n", base)
 	if f.sandbox {
 		fmt.Fprintf(stdout, "  sandboxes:     %s/sandbox/<provider>/ (credentials: kassa sandbox credentials)\n", base)
 	}
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return hs.Shutdown(shutdown)
+	// The database closes (deferred above) only after runServer has stopped the jobs.
+	return runServer(ctx, hs, ln, f.grace, log,
+		func(ctx context.Context) { svc.Run(ctx, f.reconcile) },
+		func(ctx context.Context) { svc.RunRefunds(ctx, f.reconcile) },
+		func(ctx context.Context) { cleanSessions(ctx, d, log) },
+		func(ctx context.Context) { breakers.Run(ctx, probeEvery, probe) },
+	)
 }
+
+// probeEvery is how often each instance looks for providers whose cool-down is over.
+const probeEvery = 5 * time.Second
 
 // publicURL is --base-url, or http://<listen host>:<port> with localhost for a wildcard host.
 func publicURL(flagValue string, addr *net.TCPAddr, listen string) (*url.URL, error) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kassa-pay/kassa/checkout"
+	"github.com/kassa-pay/kassa/metrics"
 	"github.com/kassa-pay/kassa/providers"
 )
 
@@ -64,6 +65,11 @@ func insertEvent(ctx context.Context, tx *sql.Tx, ev checkout.Event) error {
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO events (payment_id, attempt_id, type, data, created_at) VALUES (?, ?, ?, ?, ?)`,
 		ev.PaymentID, ev.AttemptID, ev.Type, string(data), ms(ev.CreatedAt))
+	if err == nil {
+		// Counted when written: the transaction may still fail to commit, which a status move
+		// (its conditional update runs before its events) practically never does.
+		metrics.EventWritten(ev.Type)
+	}
 	return err
 }
 

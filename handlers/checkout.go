@@ -152,6 +152,10 @@ func (s *Server) renderCheckout(c *gin.Context, status int, p *checkout.Payment,
 		}
 		v.Options = append(v.Options, ov)
 	}
+	if len(v.Options) == 0 && s.Checkout.ProvidersDown(c.Request.Context(), p) {
+		s.providersDownPage(c, p)
+		return
+	}
 	if len(v.Options) == 1 {
 		v.Options[0].Checked = true
 	}

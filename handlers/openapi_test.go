@@ -47,6 +47,8 @@ var nonAPIRoutes = []struct{ path, why string }{
 	{"/l/", "a payment link's public HTML page, its form and its QR code images"},
 	{"/brand/", "an application's accent colour as a stylesheet for its checkout pages"},
 	{"/healthz", "a liveness probe for operators, not part of the merchant API"},
+	{"/readyz", "a readiness probe for load balancers (database reachable and migrated), see docs/OPERATIONS.md"},
+	{"/metrics", "Prometheus metrics for operators, see docs/OPERATIONS.md"},
 	{"/static/", "stylesheets for the HTML pages"},
 	{"/sandbox/", "the provider simulators (mounted outside gin)"},
 }

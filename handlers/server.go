@@ -4,6 +4,7 @@
 package handlers
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -39,6 +40,8 @@ type Server struct {
 	// disables the store.
 	DemoClientID string
 	Log          *slog.Logger
+	// Ready checks that the database answers and is migrated (GET /readyz); nil skips it.
+	Ready func(context.Context) error
 }
 
 func (s *Server) log() *slog.Logger {
@@ -50,6 +53,9 @@ func (s *Server) log() *slog.Logger {
 
 // Handler returns Kassa's whole HTTP handler.
 func (s *Server) Handler() http.Handler {
+	if s.Log != nil {
+		s.Log = withRequestIDs(s.Log)
+	}
 	r := s.engine()
 	mux := http.NewServeMux()
 	for prefix, h := range s.Mounts {
@@ -65,7 +71,7 @@ func (s *Server) engine() *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	r.Use(s.requestID, s.logRequests, s.recoverPanics, securityHeaders)
+	r.Use(s.requestID, s.logRequests, observeRequests, s.recoverPanics, securityHeaders)
 	r.NoRoute(s.notFound)
 	r.NoMethod(func(c *gin.Context) {
 		if isAPI(c) {
@@ -76,6 +82,8 @@ func (s *Server) engine() *gin.Engine {
 	})
 
 	r.GET("/healthz", s.health)
+	r.GET("/readyz", s.ready)
+	r.GET("/metrics", s.metricsPage)
 	r.GET("/static/*file", s.staticFile)
 	r.GET("/brand/:file", s.brandCSS)
 
