@@ -1,14 +1,16 @@
 // Command kassa is a self-hosted hosted checkout: one binary that serves the checkout pages,
 // the merchant API and (in sandbox mode) a simulator of every payment provider.
 //
-//	kassa serve     [--addr :8080] [--db sqlite:kassa.db] [--base-url URL] [--sandbox=true]
+//	kassa serve     [--addr :8080] [--db sqlite:kassa.db] [--base-url URL] [--sandbox[=true|false]]
 //	kassa migrate   [--db ...]
 //	kassa apps create --name NAME [--webhook-url URL]
 //	kassa tokens create --client-id ID --scope SCOPE [--scope ...] [--label L] [--expires RFC3339]
 //	kassa sandbox credentials
 //
 // Every flag has an environment variable (KASSA_ADDR, KASSA_DATABASE_URL, KASSA_BASE_URL,
-// KASSA_SANDBOX); where both are given, the environment wins.
+// KASSA_SANDBOX, KASSA_PUBLIC_RATE_LIMIT, KASSA_TRUSTED_PROXIES, ...); where both are given, the
+// environment wins. Sandbox mode (the provider simulators) is on when no real provider is
+// configured, or when asked for; `make run` asks for it.
 package main
 
 import (
@@ -311,11 +313,13 @@ func sandboxCredentials(stdout io.Writer) error {
 // serveFlags are serve's settings.
 type serveFlags struct {
 	commonFlags
-	addr      string
-	baseURL   string
-	sandbox   bool
-	reconcile time.Duration
-	rateLimit int
+	addr           string
+	baseURL        string
+	sandbox        sandboxFlag
+	reconcile      time.Duration
+	rateLimit      int
+	publicLimit    int
+	trustedProxies string
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -324,11 +328,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f.register(fs)
 	fs.StringVar(&f.addr, "addr", ":8080", "listen address (env KASSA_ADDR)")
 	fs.StringVar(&f.baseURL, "base-url", "", "public base URL, used in return URLs (env KASSA_BASE_URL; default from --addr)")
-	fs.BoolVar(&f.sandbox, "sandbox", true, "mount the provider sandboxes and use them (env KASSA_SANDBOX)")
+	fs.Var(&f.sandbox, "sandbox", "mount the provider simulators and use them for every provider without real settings (env KASSA_SANDBOX; default: on only when no real provider is configured)")
 	fs.DurationVar(&f.reconcile, "reconcile-every", 2*time.Second, "how often the background job checks pending payments (env KASSA_RECONCILE_EVERY)")
 	fs.IntVar(&f.rateLimit, "api-rate-limit", 1000, "merchant API requests per client token per minute; 0 disables (env KASSA_API_RATE_LIMIT)")
+	fs.IntVar(&f.publicLimit, "public-rate-limit", 120, "requests per client address per minute to the public pages, and apart to provider callbacks; 0 disables (env KASSA_PUBLIC_RATE_LIMIT)")
+	fs.StringVar(&f.trustedProxies, "trusted-proxies", "", "comma-separated IPs or CIDR ranges of reverse proxies whose X-Forwarded-For is believed; default none (env KASSA_TRUSTED_PROXIES)")
 	if err := parse(fs, args, map[string]string{"db": "KASSA_DATABASE_URL", "addr": "KASSA_ADDR", "base-url": "KASSA_BASE_URL",
-		"sandbox": "KASSA_SANDBOX", "reconcile-every": "KASSA_RECONCILE_EVERY", "api-rate-limit": "KASSA_API_RATE_LIMIT"}); err != nil {
+		"sandbox": "KASSA_SANDBOX", "reconcile-every": "KASSA_RECONCILE_EVERY", "api-rate-limit": "KASSA_API_RATE_LIMIT",
+		"public-rate-limit": "KASSA_PUBLIC_RATE_LIMIT", "trusted-proxies": "KASSA_TRUSTED_PROXIES"}); err != nil {
+		return err
+	}
+	proxies, err := trustedProxies(f.trustedProxies)
+	if err != nil {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -368,21 +379,27 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}()
 	svc := &checkout.Service{Store: d, Providers: providers.NewRegistry(wiring.providers...),
 		URLs: checkout.URLs{Base: strings.TrimSuffix(base.String(), "/")}, Log: log}
-	demo, err := demoApp(ctx, d, svc)
-	if err != nil {
-		return err
+	// The demo store exists only in sandbox mode: it sells nothing real.
+	var demo string
+	if wiring.sandbox {
+		if demo, err = demoApp(ctx, d, svc); err != nil {
+			return err
+		}
 	}
 	srv := &handlers.Server{
 		Checkout: svc,
 		Sessions: d.NewSessionStore(keys.session, sessions.Options{Path: "/", MaxAge: 86400, HttpOnly: true,
 			Secure: base.Scheme == "https", SameSite: http.SameSiteLaxMode}),
-		CSRFKey:      keys.csrf,
-		Idempotency:  d,
-		RateLimit:    handlers.NewRateLimiter(f.rateLimit),
-		BaseURL:      base,
-		Mounts:       wiring.mounts,
-		DemoClientID: demo,
-		Log:          log,
+		CSRFKey:         keys.csrf,
+		Idempotency:     d,
+		RateLimit:       handlers.NewRateLimiter(f.rateLimit),
+		PublicRateLimit: handlers.NewRateLimiter(f.publicLimit),
+		TrustedProxies:  proxies,
+		BaseURL:         base,
+		Mounts:          wiring.mounts,
+		Simulated:       wiring.simulated,
+		DemoClientID:    demo,
+		Log:             log,
 	}
 	hs := &http.Server{
 		Handler:           srv.Handler(),
@@ -400,10 +417,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	fmt.Fprintf(stdout, "Kassa is listening on %s\n", base)
-	fmt.Fprintf(stdout, "  demo store:    %s/\n", base)
+	if demo != "" {
+		fmt.Fprintf(stdout, "  demo store:    %s/\n", base)
+	}
 	fmt.Fprintf(stdout, "  merchant API:  %s/api/payment/checkout\n", base)
-	if f.sandbox {
+	if wiring.sandbox {
 		fmt.Fprintf(stdout, "  sandboxes:     %s/sandbox/<provider>/ (credentials: kassa sandbox credentials)\n", base)
+		fmt.Fprintln(stdout, "  Test mode: simulated providers move no real money")
 	}
 	select {
 	case err := <-errc:
@@ -413,6 +433,24 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return hs.Shutdown(shutdown)
+}
+
+// trustedProxies parses --trusted-proxies: IP addresses and CIDR ranges, comma-separated.
+func trustedProxies(v string) ([]string, error) {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if net.ParseIP(p) == nil {
+			if _, _, err := net.ParseCIDR(p); err != nil {
+				return nil, fmt.Errorf("--trusted-proxies: %q is neither an IP address nor a CIDR range", p)
+			}
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 // publicURL is --base-url, or http://<listen host>:<port> with localhost for a wildcard host.
