@@ -238,3 +238,14 @@ func mapsEqual(a, b map[string]string) bool {
 	}
 	return true
 }
+
+// --trusted-proxies takes IP addresses and CIDR ranges only.
+func TestTrustedProxiesParsed(t *testing.T) {
+	got, err := trustedProxies(" 10.0.0.0/8, 192.168.1.5 ,,2001:db8::/32")
+	if err != nil || len(got) != 3 || got[0] != "10.0.0.0/8" || got[1] != "192.168.1.5" {
+		t.Fatalf("trustedProxies: %v %v", got, err)
+	}
+	if _, err := trustedProxies("proxy.internal"); err == nil {
+		t.Fatal("a host name was accepted as a trusted proxy")
+	}
+}

@@ -31,7 +31,8 @@ type wiring struct {
 	closers []func()
 }
 
-// sandboxFlag is --sandbox / KASSA_SANDBOX: unset (decided by the configuration), on or off.
+// sandboxFlag is --sandbox / KASSA_SANDBOX: unset or "auto" (decided by the configuration),
+// on or off.
 // It is a boolean flag, so a bare --sandbox turns it on.
 type sandboxFlag struct{ set, on bool }
 
@@ -43,9 +44,13 @@ func (f *sandboxFlag) String() string {
 }
 
 func (f *sandboxFlag) Set(v string) error {
+	if v == "" || v == "auto" {
+		*f = sandboxFlag{}
+		return nil
+	}
 	on, err := strconv.ParseBool(v)
 	if err != nil {
-		return errors.New("must be true or false")
+		return errors.New("must be true, false or auto")
 	}
 	f.set, f.on = true, on
 	return nil
