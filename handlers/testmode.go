@@ -13,6 +13,9 @@ func (s *Server) touchesSimulator(ctx context.Context, p *checkout.Payment) bool
 	if len(s.Simulated) == 0 {
 		return false
 	}
+	if s.allSimulated() {
+		return true // plain sandbox mode: no need to ask which providers serve p
+	}
 	for _, a := range p.Attempts {
 		if s.Simulated[a.Provider] {
 			return true
@@ -27,4 +30,14 @@ func (s *Server) touchesSimulator(ctx context.Context, p *checkout.Payment) bool
 		}
 	}
 	return false
+}
+
+// allSimulated reports whether every configured provider is a simulator.
+func (s *Server) allSimulated() bool {
+	for _, pr := range s.Checkout.Providers.All() {
+		if !s.Simulated[pr.ID()] {
+			return false
+		}
+	}
+	return true
 }
