@@ -265,11 +265,16 @@ func (c *Client) call(ctx context.Context, op, path, idempotencyKey string, in, 
 		c.mu.Lock()
 		ts := c.tokens
 		c.mu.Unlock()
-		tok, err := ts.Token()
+		// A token fetch is waited for at most twice the timeout, however many calls queue
+		// behind it; a call that gives up here was never sent.
+		tok, err := providers.Await(ctx, 2*c.cfg.Timeout, ts.Token)
 		if err != nil {
 			var pe *providers.Error
 			if errors.As(err, &pe) {
 				return 0, err
+			}
+			if errors.Is(err, providers.ErrBusy) || ctx.Err() != nil {
+				return 0, c.fail(op, providers.ErrRateLimited, err)
 			}
 			return 0, c.fail(op, providers.ErrUnavailable, err)
 		}
