@@ -401,6 +401,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		DemoClientID:    demo,
 		Log:             log,
 	}
+	log.Info("public pages", "rate_limit_per_address_per_minute", f.publicLimit, "trusted_proxies", proxies)
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
