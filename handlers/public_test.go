@@ -14,6 +14,7 @@ import (
 	"github.com/kassa-pay/kassa/checkout"
 	"github.com/kassa-pay/kassa/providers"
 	ocsandbox "github.com/kassa-pay/kassa/providers/onecheckout/sandbox"
+	"github.com/kassa-pay/kassa/providers/providertest"
 )
 
 // bare is a client without cookies that does not follow redirects: a stranger's script.
@@ -281,5 +282,18 @@ func TestTestModeBanner(t *testing.T) {
 	_, a := e.pendingAttempt(t)
 	if _, body := e.page(t, "/checkout/"+a.PaymentID+"/attempts/"+a.ID); !strings.Contains(body, "Test mode") {
 		t.Fatal("the pending page of a simulated attempt does not say Test mode")
+	}
+	back, err := (providertest.FormShopper{}).Complete(context.Background(), providers.Session{PayURL: a.PayURL}, providertest.Pay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.page(t, strings.TrimPrefix(back.String(), e.srv.URL))
+	if _, body := e.page(t, "/checkout/"+a.PaymentID); !strings.Contains(body, "Thank you") || !strings.Contains(body, "Test mode") {
+		t.Fatalf("the thank-you page of a simulated payment does not say Test mode:\n%s", body)
+	}
+	// A live provider's thank-you page does not, though a simulator is still configured.
+	e.simulate(providers.EnKash)
+	if _, body := e.page(t, "/checkout/"+a.PaymentID); strings.Contains(body, "Test mode") {
+		t.Fatal("a thank-you page for a live provider says Test mode")
 	}
 }
