@@ -1,7 +1,7 @@
 // Command kassa is a self-hosted hosted checkout: one binary that serves the checkout pages,
 // the merchant API and (in sandbox mode) a simulator of every payment provider.
 //
-//	kassa serve     [--addr :8080] [--db sqlite:kassa.db] [--base-url URL] [--sandbox=true]
+//	kassa serve     [--addr :8080] [--db sqlite:kassa.db] [--base-url URL] [--sandbox[=true|false]]
 //	                [--log-format text|json] [--breaker-failures 5] [--breaker-cooldown 30s]
 //	                [--shutdown-timeout 25s]
 //	kassa migrate   [--db ...]
@@ -11,7 +11,9 @@
 //	kassa links create|list|deactivate ...
 //
 // Every flag has an environment variable (KASSA_ADDR, KASSA_DATABASE_URL, KASSA_BASE_URL,
-// KASSA_SANDBOX, KASSA_LOG_FORMAT, ...); where both are given, the environment wins.
+// KASSA_SANDBOX, KASSA_LOG_FORMAT, KASSA_PUBLIC_RATE_LIMIT, KASSA_TRUSTED_PROXIES, ...); where
+// both are given, the environment wins. Sandbox mode (the provider simulators) is on when no real
+// provider is configured, or when asked for; `make run` asks for it.
 package main
 
 import (
@@ -324,12 +326,14 @@ func sandboxCredentials(stdout io.Writer) error {
 // serveFlags are serve's settings.
 type serveFlags struct {
 	commonFlags
-	addr      string
-	baseURL   string
-	sandbox   bool
-	reconcile time.Duration
-	rateLimit int
-	logFormat string
+	addr           string
+	baseURL        string
+	sandbox        sandboxFlag
+	reconcile      time.Duration
+	rateLimit      int
+	publicLimit    int
+	trustedProxies string
+	logFormat      string
 	// breakerFailures and breakerCooldown tune the provider circuit breakers; grace bounds
 	// the graceful shutdown.
 	breakerFailures int
@@ -343,17 +347,24 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f.register(fs)
 	fs.StringVar(&f.addr, "addr", ":8080", "listen address (env KASSA_ADDR)")
 	fs.StringVar(&f.baseURL, "base-url", "", "public base URL, used in return URLs (env KASSA_BASE_URL; default from --addr)")
-	fs.BoolVar(&f.sandbox, "sandbox", true, "mount the provider sandboxes and use them (env KASSA_SANDBOX)")
+	fs.Var(&f.sandbox, "sandbox", "mount the provider simulators and use them for every provider without real settings (env KASSA_SANDBOX; default: on only when no real provider is configured)")
 	fs.DurationVar(&f.reconcile, "reconcile-every", 2*time.Second, "how often the background job checks pending payments (env KASSA_RECONCILE_EVERY)")
 	fs.IntVar(&f.rateLimit, "api-rate-limit", 1000, "merchant API requests per client token per minute; 0 disables (env KASSA_API_RATE_LIMIT)")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json (env KASSA_LOG_FORMAT)")
 	fs.IntVar(&f.breakerFailures, "breaker-failures", 5, "consecutive provider failures (timeouts, 5xx, connection errors) that take a provider off checkout pages (env KASSA_BREAKER_FAILURES)")
 	fs.DurationVar(&f.breakerCooldown, "breaker-cooldown", 30*time.Second, "how long a failing provider stays off before it is probed (env KASSA_BREAKER_COOLDOWN)")
 	fs.DurationVar(&f.grace, "shutdown-timeout", 25*time.Second, "how long a SIGTERM waits for requests in flight (env KASSA_SHUTDOWN_TIMEOUT)")
+	fs.IntVar(&f.publicLimit, "public-rate-limit", 120, "requests per client address per minute to the public pages, and apart to provider callbacks; 0 disables (env KASSA_PUBLIC_RATE_LIMIT)")
+	fs.StringVar(&f.trustedProxies, "trusted-proxies", "", "comma-separated IPs or CIDR ranges of reverse proxies whose X-Forwarded-For is believed; default none (env KASSA_TRUSTED_PROXIES)")
 	if err := parse(fs, args, map[string]string{"db": "KASSA_DATABASE_URL", "addr": "KASSA_ADDR", "base-url": "KASSA_BASE_URL",
 		"sandbox": "KASSA_SANDBOX", "reconcile-every": "KASSA_RECONCILE_EVERY", "api-rate-limit": "KASSA_API_RATE_LIMIT",
 		"log-format": "KASSA_LOG_FORMAT", "breaker-failures": "KASSA_BREAKER_FAILURES", "breaker-cooldown": "KASSA_BREAKER_COOLDOWN",
-		"shutdown-timeout": "KASSA_SHUTDOWN_TIMEOUT"}); err != nil {
+		"shutdown-timeout":  "KASSA_SHUTDOWN_TIMEOUT",
+		"public-rate-limit": "KASSA_PUBLIC_RATE_LIMIT", "trusted-proxies": "KASSA_TRUSTED_PROXIES"}); err != nil {
+		return err
+	}
+	proxies, err := trustedProxies(f.trustedProxies)
+	if err != nil {
 		return err
 	}
 	log, err := newLogger(f.logFormat, stderr)
@@ -399,24 +410,31 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	watchDatabase(d)
 	svc := &checkout.Service{Store: d, Providers: providers.NewRegistry(wrapped...),
 		URLs: checkout.URLs{Base: strings.TrimSuffix(base.String(), "/")}, Log: log, Breakers: breakers}
-	demo, err := demoApp(ctx, d, svc)
-	if err != nil {
-		return err
+	// The demo store exists only in sandbox mode: it sells nothing real.
+	var demo string
+	if wiring.sandbox {
+		if demo, err = demoApp(ctx, d, svc); err != nil {
+			return err
+		}
 	}
 	srv := &handlers.Server{
 		Checkout: svc,
 		Sessions: d.NewSessionStore(keys.session, sessions.Options{Path: "/", MaxAge: 86400, HttpOnly: true,
 			Secure: base.Scheme == "https", SameSite: http.SameSiteLaxMode}),
-		CSRFKey:      keys.csrf,
-		Idempotency:  d,
-		RateLimit:    handlers.NewRateLimiter(f.rateLimit),
-		LinkPayments: handlers.NewRateLimiter(linkPaymentsPerMinute),
-		BaseURL:      base,
-		Mounts:       wiring.mounts,
-		DemoClientID: demo,
-		Log:          log,
-		Ready:        d.Ready,
+		CSRFKey:         keys.csrf,
+		Idempotency:     d,
+		RateLimit:       handlers.NewRateLimiter(f.rateLimit),
+		PublicRateLimit: handlers.NewRateLimiter(f.publicLimit),
+		LinkPayments:    handlers.NewRateLimiter(linkPaymentsPerMinute),
+		TrustedProxies:  proxies,
+		BaseURL:         base,
+		Mounts:          wiring.mounts,
+		Simulated:       wiring.simulated,
+		DemoClientID:    demo,
+		Log:             log,
+		Ready:           d.Ready,
 	}
+	log.Info("public pages", "rate_limit_per_address_per_minute", f.publicLimit, "trusted_proxies", proxies)
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -428,10 +446,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	fmt.Fprintf(stdout, "Kassa is listening on %s\n", base)
-	fmt.Fprintf(stdout, "  demo store:    %s/\n", base)
+	if demo != "" {
+		fmt.Fprintf(stdout, "  demo store:    %s/\n", base)
+	}
 	fmt.Fprintf(stdout, "  merchant API:  %s/api/payment/checkout\n", base)
-	if f.sandbox {
+	if wiring.sandbox {
 		fmt.Fprintf(stdout, "  sandboxes:     %s/sandbox/<provider>/ (credentials: kassa sandbox credentials)\n", base)
+		fmt.Fprintln(stdout, "  Test mode: simulated providers move no real money")
 	}
 	// The database closes (deferred above) only after runServer has stopped the jobs.
 	return runServer(ctx, hs, ln, f.grace, log,
@@ -444,6 +465,24 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // probeEvery is how often each instance looks for providers whose cool-down is over.
 const probeEvery = 5 * time.Second
+
+// trustedProxies parses --trusted-proxies: IP addresses and CIDR ranges, comma-separated.
+func trustedProxies(v string) ([]string, error) {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if net.ParseIP(p) == nil {
+			if _, _, err := net.ParseCIDR(p); err != nil {
+				return nil, fmt.Errorf("--trusted-proxies: %q is neither an IP address nor a CIDR range", p)
+			}
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
 
 // publicURL is --base-url, or http://<listen host>:<port> with localhost for a wildcard host.
 func publicURL(flagValue string, addr *net.TCPAddr, listen string) (*url.URL, error) {

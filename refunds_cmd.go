@@ -25,7 +25,7 @@ func refundsCmd(ctx context.Context, cmd string, args []string, stdout io.Writer
 	var c commonFlags
 	var paymentID, reason, note, baseURL string
 	var amount int64
-	sandbox := true
+	var sandbox sandboxFlag // auto, as serve: simulated only when no real provider is configured
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	c.register(fs)
 	fs.StringVar(&paymentID, "payment", "", "the payment's id (required)")
@@ -35,7 +35,7 @@ func refundsCmd(ctx context.Context, cmd string, args []string, stdout io.Writer
 		fs.StringVar(&reason, "reason", "", "requested_by_customer, duplicate, fraudulent or other (default other)")
 		fs.StringVar(&note, "note", "", "a note for the records")
 		fs.StringVar(&baseURL, "base-url", "http://localhost:8080", "the running Kassa's public URL, where its sandboxes are mounted (env KASSA_BASE_URL)")
-		fs.BoolVar(&sandbox, "sandbox", true, "use the provider sandboxes (env KASSA_SANDBOX)")
+		fs.Var(&sandbox, "sandbox", "use the provider sandboxes: true, false or auto (env KASSA_SANDBOX)")
 		env["base-url"], env["sandbox"] = "KASSA_BASE_URL", "KASSA_SANDBOX"
 	}
 	if err := parse(fs, args, env); err != nil {

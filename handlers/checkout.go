@@ -13,8 +13,6 @@ import (
 	"github.com/kassa-pay/kassa/views"
 )
 
-const flashKey = "flash"
-
 // showCheckout serves GET /checkout/:id: the choice of provider while the payment is open,
 // the thank-you page once it is paid, a friendly page otherwise.
 func (s *Server) showCheckout(c *gin.Context) {
@@ -249,35 +247,4 @@ func (s *Server) attemptStatus(c *gin.Context) {
 		CheckURL:       c.Request.URL.Path,
 		BackURL:        "/checkout/" + paymentID,
 	}))
-}
-
-func (s *Server) setFlash(c *gin.Context, n views.Notice) {
-	sess, err := s.Sessions.Get(c.Request, "kassa_session")
-	if err != nil {
-		s.log().WarnContext(c.Request.Context(), "session unavailable", "err", err)
-		return
-	}
-	sess.AddFlash(n.Kind+"|"+n.Text, flashKey)
-	if err := sess.Save(c.Request, c.Writer); err != nil {
-		s.log().WarnContext(c.Request.Context(), "session not saved", "err", err)
-	}
-}
-
-func (s *Server) takeFlash(c *gin.Context) views.Notice {
-	if _, err := c.Request.Cookie("kassa_session"); err != nil {
-		return views.Notice{} // no session: do not create one just to look
-	}
-	sess, err := s.Sessions.Get(c.Request, "kassa_session")
-	if err != nil {
-		return views.Notice{}
-	}
-	flashes := sess.Flashes(flashKey)
-	if len(flashes) == 0 {
-		return views.Notice{}
-	}
-	if err := sess.Save(c.Request, c.Writer); err != nil {
-		s.log().WarnContext(c.Request.Context(), "session not saved", "err", err)
-	}
-	kind, text, _ := strings.Cut(flashes[len(flashes)-1].(string), "|")
-	return views.Notice{Kind: kind, Text: text}
 }

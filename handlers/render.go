@@ -104,10 +104,12 @@ func (s *Server) notFound(c *gin.Context) {
 	s.errorPage(c, http.StatusNotFound, "Page not found", "There is nothing at this address.")
 }
 
-// merchantPage is page() branded for the payment's application. Branding is decoration: if the
-// application cannot be read, the page is shown unbranded rather than not at all.
+// merchantPage is page() branded for the payment's application, and marked "Test mode" when
+// it involves a simulated provider. Branding is decoration: if the application cannot be read,
+// the page is shown unbranded rather than not at all.
 func (s *Server) merchantPage(c *gin.Context, title string, p *checkout.Payment) views.Page {
 	pg := page(title)
+	pg.TestMode = s.touchesSimulator(c.Request.Context(), p)
 	a, err := s.Checkout.App(c.Request.Context(), p.ClientID)
 	if err != nil {
 		return pg

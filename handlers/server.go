@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/sessions"
 
 	"github.com/kassa-pay/kassa/checkout"
+	"github.com/kassa-pay/kassa/providers"
 	"github.com/kassa-pay/kassa/static"
 )
 
@@ -37,9 +38,19 @@ type Server struct {
 	// disables it.
 	LinkPayments *RateLimiter
 	// DemoClientID is the application the demo store creates its payments for; empty
-	// disables the store.
+	// disables the store (it exists only in sandbox mode).
 	DemoClientID string
-	Log          *slog.Logger
+	// PublicRateLimit limits the public pages and the provider callbacks per client address
+	// (see clientAddress); nil disables it.
+	PublicRateLimit *RateLimiter
+	// TrustedProxies are the reverse proxies (IP addresses or CIDR ranges) whose
+	// X-Forwarded-For and X-Real-IP headers are believed about the client's address. Empty
+	// trusts none: the client is the TCP peer, and those headers are ignored.
+	TrustedProxies []string
+	// Simulated marks the providers served by a simulator (sandbox mode): every Kassa page
+	// offering or following one says "Test mode".
+	Simulated map[providers.ID]bool
+	Log       *slog.Logger
 	// Ready checks that the database answers and is migrated (GET /readyz); nil skips it.
 	Ready func(context.Context) error
 }
@@ -51,7 +62,8 @@ func (s *Server) log() *slog.Logger {
 	return slog.Default()
 }
 
-// Handler returns Kassa's whole HTTP handler.
+// Handler returns Kassa's whole HTTP handler. The mounted simulators' pages cannot be framed
+// either, and with an https base URL every answer carries Strict-Transport-Security.
 func (s *Server) Handler() http.Handler {
 	if s.Log != nil {
 		s.Log = withRequestIDs(s.Log)
@@ -60,9 +72,12 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	for prefix, h := range s.Mounts {
 		prefix = strings.TrimSuffix(prefix, "/")
-		mux.Handle(prefix+"/", http.StripPrefix(prefix, h))
+		mux.Handle(prefix+"/", denyFraming(http.StripPrefix(prefix, h)))
 	}
 	mux.Handle("/", r)
+	if s.secureCookies() {
+		return strictTransport(mux)
+	}
 	return mux
 }
 
@@ -71,6 +86,10 @@ func (s *Server) engine() *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
+	if err := r.SetTrustedProxies(s.TrustedProxies); err != nil {
+		s.log().Error("trusted proxies ignored: the client address is the TCP peer's", "err", err)
+		_ = r.SetTrustedProxies(nil)
+	}
 	r.Use(s.requestID, s.logRequests, observeRequests, s.recoverPanics, securityHeaders)
 	r.NoRoute(s.notFound)
 	r.NoMethod(func(c *gin.Context) {
@@ -87,7 +106,7 @@ func (s *Server) engine() *gin.Engine {
 	r.GET("/static/*file", s.staticFile)
 	r.GET("/brand/:file", s.brandCSS)
 
-	browser := r.Group("/", s.csrf())
+	browser := r.Group("/", s.limitPublic, s.csrf())
 	browser.GET("/", s.storePage)
 	browser.POST("/buy", s.buy)
 	browser.GET("/checkout/:id", s.showCheckout)
@@ -132,7 +151,7 @@ func (s *Server) engine() *gin.Engine {
 	links.PATCH("/:id", s.updateLink)
 	links.GET("/:id/payments", s.linkPayments)
 
-	r.POST("/callbacks/:provider", s.providerCallback)
+	r.POST("/callbacks/:provider", s.limitPublic, s.providerCallback)
 	r.GET("/api/openapi.json", s.openAPI)
 	return r
 }

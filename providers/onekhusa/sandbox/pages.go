@@ -31,7 +31,7 @@ button:focus-visible{outline:3px solid #0969da;outline-offset:2px}
 </style>
 </head>
 <body><main>{{end}}
-{{define "bottom"}}<p class="note">OneKhusa sandbox: no real money moves.</p></main></body></html>{{end}}`
+{{define "bottom"}}<p class="note"><strong>Test mode</strong>: OneKhusa sandbox, no real money moves.</p></main></body></html>{{end}}`
 
 var pages = template.Must(template.New("pages").Parse(layout + `
 {{define "pay"}}{{template "top" .}}
