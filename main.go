@@ -36,6 +36,7 @@ import (
 	"github.com/kassa-pay/kassa/checkout"
 	"github.com/kassa-pay/kassa/db"
 	"github.com/kassa-pay/kassa/handlers"
+	"github.com/kassa-pay/kassa/handlers/dashboard"
 	"github.com/kassa-pay/kassa/providers"
 )
 
@@ -59,6 +60,10 @@ commands:
   tokens list           list an application's client tokens
   tokens revoke         revoke a client token
   oauth-clients create  create OAuth2 client credentials for the dashboard API
+  users create          create a dashboard operator (--email E [--password-stdin])
+  users list            list dashboard operators
+  users reset-password  give an operator a new password (--email E [--password-stdin])
+  users disable         stop an operator from signing in (--email E)
   sandbox credentials   print the credentials the provider sandboxes accept`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -66,7 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New(usage)
 	}
 	cmd, rest := args[0], args[1:]
-	if (cmd == "apps" || cmd == "tokens" || cmd == "sandbox" || cmd == "oauth-clients") && len(rest) > 0 {
+	if (cmd == "apps" || cmd == "tokens" || cmd == "sandbox" || cmd == "oauth-clients" || cmd == "users") && len(rest) > 0 {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	switch cmd {
@@ -84,6 +89,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return oauthClientsCreate(ctx, rest, stdout)
 	case "sandbox credentials":
 		return sandboxCredentials(stdout)
+	case "users create", "users list", "users reset-password", "users disable":
+		return users(ctx, cmd, rest, os.Stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -372,17 +379,26 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	sessionStore := d.NewSessionStore(keys.session, sessions.Options{Path: "/", MaxAge: 86400, HttpOnly: true,
+		Secure: base.Scheme == "https", SameSite: http.SameSiteLaxMode})
+	var opEmail, opPassword string
+	if f.sandbox {
+		if opEmail, opPassword, err = sandboxOperator(ctx, d, log); err != nil {
+			return err
+		}
+	}
 	srv := &handlers.Server{
-		Checkout: svc,
-		Sessions: d.NewSessionStore(keys.session, sessions.Options{Path: "/", MaxAge: 86400, HttpOnly: true,
-			Secure: base.Scheme == "https", SameSite: http.SameSiteLaxMode}),
+		Checkout:     svc,
+		Sessions:     sessionStore,
 		CSRFKey:      keys.csrf,
 		Idempotency:  d,
 		RateLimit:    handlers.NewRateLimiter(f.rateLimit),
 		BaseURL:      base,
 		Mounts:       wiring.mounts,
 		DemoClientID: demo,
-		Log:          log,
+		Dashboard: &dashboard.Handler{Checkout: svc, Operators: &checkout.Operators{Store: d, Log: log},
+			Sessions: sessionStore, Log: log},
+		Log: log,
 	}
 	hs := &http.Server{
 		Handler:           srv.Handler(),
@@ -402,6 +418,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "Kassa is listening on %s\n", base)
 	fmt.Fprintf(stdout, "  demo store:    %s/\n", base)
 	fmt.Fprintf(stdout, "  merchant API:  %s/api/payment/checkout\n", base)
+	fmt.Fprintf(stdout, "  dashboard:     %s/dashboard\n", base)
+	if opEmail != "" {
+		fmt.Fprintf(stdout, "                 sign in as %s with password %s (sandbox operator)\n", opEmail, opPassword)
+	}
 	if f.sandbox {
 		fmt.Fprintf(stdout, "  sandboxes:     %s/sandbox/<provider>/ (credentials: kassa sandbox credentials)\n", base)
 	}

@@ -48,6 +48,8 @@ var nonAPIRoutes = []struct{ path, why string }{
 	{"/healthz", "a liveness probe for operators, not part of the merchant API"},
 	{"/static/", "stylesheets for the HTML pages"},
 	{"/sandbox/", "the provider simulators (mounted outside gin)"},
+	{"/dashboard", "the merchant dashboard's HTML home page (signed-in operators)"},
+	{"/dashboard/", "the merchant dashboard's HTML pages and forms (signed-in operators)"},
 }
 
 func isAPIRoute(path string) bool {

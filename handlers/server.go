@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/sessions"
 
 	"github.com/kassa-pay/kassa/checkout"
+	"github.com/kassa-pay/kassa/handlers/dashboard"
 	"github.com/kassa-pay/kassa/static"
 )
 
@@ -35,7 +36,9 @@ type Server struct {
 	// DemoClientID is the application the demo store creates its payments for; empty
 	// disables the store.
 	DemoClientID string
-	Log          *slog.Logger
+	// Dashboard serves the merchant dashboard under /dashboard; nil leaves it out.
+	Dashboard *dashboard.Handler
+	Log       *slog.Logger
 }
 
 func (s *Server) log() *slog.Logger {
@@ -103,6 +106,10 @@ func (s *Server) engine() *gin.Engine {
 	dash.DELETE("/payment-applications/:clientId/tokens/:tokenId", s.revokeToken)
 	dash.GET("/payments", s.listPayments)
 
+	if s.Dashboard != nil {
+		s.Dashboard.Mount(r.Group("/dashboard", s.csrf()))
+	}
+
 	r.POST("/callbacks/:provider", s.providerCallback)
 	r.GET("/api/openapi.json", s.openAPI)
 	return r
@@ -157,12 +164,16 @@ func (s *Server) staticFile(c *gin.Context) {
 		c.Status(http.StatusNotFound)
 		return
 	}
-	if c.Query("v") == static.CSSVersion {
+	if v := c.Query("v"); v != "" && v == static.Version(name) {
 		c.Header("Cache-Control", "public, max-age=31536000, immutable")
 	} else {
 		c.Header("Cache-Control", "public, max-age=300")
 	}
-	c.Data(http.StatusOK, "text/css; charset=utf-8", b)
+	ctype := "text/css; charset=utf-8"
+	if strings.HasSuffix(name, ".js") {
+		ctype = "text/javascript; charset=utf-8"
+	}
+	c.Data(http.StatusOK, ctype, b)
 }
 
 // isAPI reports whether the request is for a JSON endpoint rather than a page.
