@@ -45,10 +45,10 @@ func (h *Handler) createApp(c *gin.Context) {
 		return
 	}
 	render(c, http.StatusCreated, views.SecretPage(views.SecretView{
-		Page:    h.page(c, "Application created", "apps"),
-		Heading: "Application " + a.Name + " created",
-		Intro:   "Kassa signs every webhook it sends this application with this secret; your receiver checks the signature with it.",
-		Facts:   []views.Fact{{Label: "Client ID", Value: a.ClientID}},
+		Page:        h.page(c, "Application created", "apps"),
+		Heading:     "Application " + a.Name + " created",
+		Intro:       "Kassa signs every webhook it sends this application with this secret; your receiver checks the signature with it.",
+		Facts:       []views.Fact{{Label: "Client ID", Value: a.ClientID}},
 		SecretLabel: "Webhook secret", Secret: a.WebhookSecret.Reveal(),
 		NextURL: appURL(a.ClientID), NextText: "Go to " + a.Name,
 	}))
