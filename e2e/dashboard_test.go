@@ -172,7 +172,7 @@ func shoot(t *testing.T, ctx context.Context, k *kassa, clientID, paymentID stri
 		do(t, ctx, chromedp.EmulateViewport(w, 800))
 		for name, path := range pages {
 			do(t, ctx, chromedp.Navigate(k.URL+path), chromedp.WaitVisible(chromedp.CSS("h1")))
-			png := get(t, ctx, chromedp.FullScreenshot(90))
+			png := get(t, ctx, chromedp.FullScreenshot(100))
 			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%d.png", name, w)), png, 0o644); err != nil {
 				t.Fatal(err)
 			}
