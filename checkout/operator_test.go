@@ -160,3 +160,14 @@ func TestOperatorResetAndDisable(t *testing.T) {
 		t.Fatalf("a disabled operator signed in: %v", err)
 	}
 }
+
+func TestNeedsReview(t *testing.T) {
+	p := &checkout.Payment{Attempts: []checkout.Attempt{{Status: checkout.AttemptPaid}, {Status: checkout.AttemptDeclined}}}
+	if r := p.NeedsReview(); r != "" {
+		t.Fatalf("one paid attempt: %q", r)
+	}
+	p.Attempts = append(p.Attempts, checkout.Attempt{Status: checkout.AttemptPaid})
+	if r := p.NeedsReview(); r != "paid twice" {
+		t.Fatalf("two paid attempts: %q", r)
+	}
+}

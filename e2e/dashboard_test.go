@@ -47,6 +47,7 @@ func TestDashboard(t *testing.T) {
 
 	// Signed out, /dashboard is the sign-in form; a wrong password is refused without saying
 	// which field was wrong.
+	shoot(t, ctx, k, map[string]string{"sign-in": "/dashboard/sign-in"})
 	do(t, ctx, chromedp.Navigate(k.URL+"/dashboard"),
 		chromedp.WaitVisible(button("Sign in")),
 		chromedp.SendKeys(labelled("Email"), "ops@example.com"),
@@ -114,6 +115,11 @@ func TestDashboard(t *testing.T) {
 		t.Fatalf("creating a payment with the dashboard's token: HTTP %d", status)
 	}
 
+	// A shopper pays it, in a tab of their own.
+	shopper := tab(t)
+	do(t, shopper, chromedp.Navigate(p.CheckoutURL), chooseProvider("Onecheckout"), pressOnProvider("Pay"))
+	waitHeading(t, shopper, "Thank you")
+
 	// Listed with label, scopes and last use; Revoke asks first, then the token is dead.
 	do(t, ctx, chromedp.Click(`//a[normalize-space(.)='Back to Corner shop']`))
 	waitHeading(t, ctx, "Corner shop")
@@ -147,10 +153,15 @@ func TestDashboard(t *testing.T) {
 	do(t, ctx, chromedp.Click(`//table//a[normalize-space(.)='SHOP-4711']`))
 	waitHeading(t, ctx, "SHOP-4711")
 	timeline := get(t, ctx, chromedp.Text(chromedp.CSS(".timeline")))
-	if !strings.Contains(timeline, "payment.created") {
+	if !strings.Contains(timeline, "payment.created") || !strings.Contains(timeline, "attempt.created") || !strings.Contains(timeline, "payment.paid") {
 		t.Fatalf("timeline: %q", timeline)
 	}
-	shoot(t, ctx, k, clientID, p.ID)
+	if row := get(t, ctx, chromedp.Text(`//section[h2[.='Attempts']]//tbody/tr`)); !strings.Contains(row, "Onecheckout") || !strings.Contains(row, "paid") {
+		t.Fatalf("attempt row: %q", row)
+	}
+	shoot(t, ctx, k, map[string]string{"overview": "/dashboard", "apps": "/dashboard/apps", "app": "/dashboard/apps/" + clientID,
+		"token-form": "/dashboard/apps/" + clientID + "/tokens/new", "payments": "/dashboard/payments",
+		"payment": "/dashboard/payments/" + p.ID, "oauth-clients": "/dashboard/oauth-clients"})
 
 	// Sign out: the dashboard is closed again.
 	do(t, ctx, chromedp.Click(button("Sign out")), chromedp.WaitVisible(button("Sign in")))
@@ -159,15 +170,12 @@ func TestDashboard(t *testing.T) {
 
 // shoot saves screenshots of the main pages at 360 px and 1280 px when KASSA_SCREENSHOTS names
 // a directory: they are for people to look at, not assertions.
-func shoot(t *testing.T, ctx context.Context, k *kassa, clientID, paymentID string) {
+func shoot(t *testing.T, ctx context.Context, k *kassa, pages map[string]string) {
 	t.Helper()
 	dir := os.Getenv("KASSA_SCREENSHOTS")
 	if dir == "" {
 		return
 	}
-	pages := map[string]string{"overview": "/dashboard", "apps": "/dashboard/apps", "app": "/dashboard/apps/" + clientID,
-		"token-form": "/dashboard/apps/" + clientID + "/tokens/new", "payments": "/dashboard/payments",
-		"payment": "/dashboard/payments/" + paymentID, "oauth-clients": "/dashboard/oauth-clients"}
 	for _, w := range []int64{360, 1280} {
 		do(t, ctx, chromedp.EmulateViewport(w, 800))
 		for name, path := range pages {

@@ -141,6 +141,10 @@ func (h *Handler) fail(c *gin.Context, err error) {
 	case checkout.ENOTFOUND:
 		v.Heading, v.Message = "Not found", checkout.ErrorMessage(err)
 	case checkout.EINTERNAL:
+		if c.Request.Context().Err() != nil {
+			c.Abort() // the browser left; nobody reads the answer
+			return
+		}
 		h.log().ErrorContext(c.Request.Context(), "dashboard error", "err", err, "path", c.Request.URL.Path)
 		status = http.StatusInternalServerError
 		v.Page.Title, v.Heading, v.Message = "Something went wrong", "Something went wrong", "Kassa hit an internal error. Nothing was changed; please try again."

@@ -545,6 +545,17 @@ func TestPayments(t *testing.T) {
 	want(t, p, http.StatusOK, "A-1", "USD 10.00", "Order A-1", ">Tea</th>", "shopper@example.com", ">cart</dt>", "cA-1",
 		"<h2 id=\"timeline-h\">Timeline</h2>", "payment.created", "The shopper has not picked a provider yet.")
 	want(t, b.get("/dashboard/payments/nope"), http.StatusNotFound)
+
+	// A payment paid twice is flagged on the list and on its page.
+	for i, ref := range []string{"oc-1", "oc-2"} {
+		a := &checkout.Attempt{ID: "att" + ref, PaymentID: ids[1], Provider: "onecheckout", Status: checkout.AttemptPaid, ProviderRef: ref,
+			Money: checkout.Money{Amount: 1002, Currency: "USD"}, CreatedAt: time.Now().Add(time.Duration(i) * time.Millisecond), UpdatedAt: time.Now()}
+		if err := e.store.CreateAttempt(ctx, a, checkout.Event{PaymentID: ids[1], AttemptID: a.ID, Type: checkout.EventAttemptCreated, CreatedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want(t, b.get("/dashboard/payments?q=B-2"), http.StatusOK, `<tr class="flagged">`, "paid twice", ">onecheckout</td>")
+	want(t, b.get("/dashboard/payments/"+ids[1]), http.StatusOK, "Needs review: paid twice", "oc-1", "oc-2")
 }
 
 func TestOverview(t *testing.T) {

@@ -119,6 +119,7 @@ func (h *Handler) payments(c *gin.Context) {
 			if a, ok := paidOrLatest(full); ok {
 				row.Provider = h.providerName(a.Provider)
 			}
+			row.Flagged = full.NeedsReview()
 		}
 		v.Rows = append(v.Rows, row)
 	}
@@ -259,9 +260,12 @@ func (h *Handler) payment(c *gin.Context) {
 			Status: string(a.Status), ProviderRef: orDash(a.ProviderRef), Error: a.Error, Created: h.fmtTime(a.CreatedAt),
 			Updated: h.fmtTime(a.UpdatedAt)})
 	}
+	if p.NeedsReview() != "" {
+		v.Flagged = p.NeedsReview() + ": refund one of the paid attempts"
+	}
 	for _, e := range evs {
 		if e.Type == checkout.EventAttemptPaidTwice {
-			v.Flagged = "a second attempt was paid too; refund one of them"
+			v.Flagged = "paid twice: refund one of the paid attempts"
 		}
 		v.Timeline = append(v.Timeline, views.EventRow{Time: h.fmtTime(e.CreatedAt), ISO: e.CreatedAt.UTC().Format(time.RFC3339Nano),
 			Type: e.Type, Attempt: e.AttemptID, Data: eventData(e.Data)})
