@@ -163,6 +163,8 @@ func TestDashboard(t *testing.T) {
 		"token-form": "/dashboard/apps/" + clientID + "/tokens/new", "payments": "/dashboard/payments",
 		"payment": "/dashboard/payments/" + p.ID, "oauth-clients": "/dashboard/oauth-clients"})
 
+	checkAccessibility(t, k, pw, clientID, p.ID)
+
 	// Sign out: the dashboard is closed again.
 	do(t, ctx, chromedp.Click(button("Sign out")), chromedp.WaitVisible(button("Sign in")))
 	do(t, ctx, chromedp.Navigate(k.URL+"/dashboard/payments"), chromedp.WaitVisible(button("Sign in")))
@@ -187,4 +189,45 @@ func shoot(t *testing.T, ctx context.Context, k *kassa, pages map[string]string)
 		}
 	}
 	do(t, ctx, chromedp.EmulateViewport(390, 844))
+}
+
+// checkAccessibility runs axe-core on the main pages, in a tab with JavaScript on, when
+// KASSA_AXE names axe.min.js (npm install axe-core): WCAG 2.x A and AA rules must pass.
+func checkAccessibility(t *testing.T, k *kassa, password, clientID, paymentID string) {
+	t.Helper()
+	path := os.Getenv("KASSA_AXE")
+	if path == "" {
+		return
+	}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := tab(t)
+	do(t, ctx, chromedp.Navigate(k.URL+"/dashboard/sign-in"), chromedp.WaitVisible(chromedp.CSS("h1")))
+	axe := func(page string) {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](string(src)+";true", chromedp.EvalAsValue)); err != nil {
+			t.Fatalf("loading axe-core on %s: %v", page, err)
+		}
+		out, err := chromedp.Run(ctx, chromedp.Evaluate[string](`axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]}})
+			.then(r => JSON.stringify(r.violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(" ")).slice(0, 3)}))))`,
+			chromedp.EvalAsValue, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatalf("axe on %s: %v", page, err)
+		}
+		if out != "[]" {
+			t.Errorf("axe-core violations on %s: %s", page, out)
+		}
+	}
+	axe("/dashboard/sign-in")
+	if strings.Contains(get(t, ctx, chromedp.Location()), "/sign-in") {
+		do(t, ctx, chromedp.SendKeys(labelled("Email"), "ops@example.com"), chromedp.SendKeys(labelled("Password"), password),
+			chromedp.Click(button("Sign in")), chromedp.WaitVisible(button("Sign out")))
+	}
+	for _, page := range []string{"/dashboard", "/dashboard/payments", "/dashboard/payments/" + paymentID, "/dashboard/apps",
+		"/dashboard/apps/" + clientID, "/dashboard/apps/" + clientID + "/tokens/new", "/dashboard/oauth-clients", "/dashboard/links"} {
+		do(t, ctx, chromedp.Navigate(k.URL+page), chromedp.WaitVisible(chromedp.CSS("h1")))
+		axe(page)
+	}
 }
