@@ -231,3 +231,27 @@ func checkAccessibility(t *testing.T, k *kassa, password, clientID, paymentID st
 		axe(page)
 	}
 }
+
+// TestDashboardCopyScript checks the one piece of JavaScript, with JavaScript on: the
+// Content-Security-Policy lets it run, the shown-once token starts selected, and Copy copies
+// (or, where the clipboard is refused, says how to).
+func TestDashboardCopyScript(t *testing.T) {
+	k := start(t)
+	pw := k.operator(t, "ops@example.com")
+	ctx := tab(t)
+	do(t, ctx, chromedp.Navigate(k.URL+"/dashboard/sign-in"), chromedp.WaitVisible(button("Sign in")),
+		chromedp.SendKeys(labelled("Email"), "ops@example.com"), chromedp.SendKeys(labelled("Password"), pw),
+		chromedp.Click(button("Sign in")), chromedp.WaitVisible(button("Sign out")),
+		chromedp.Navigate(k.URL+"/dashboard/apps/"+k.client+"/tokens/new"), chromedp.WaitVisible(button("Create token")),
+		chromedp.Click(labelled("*")), chromedp.Click(button("Create token")))
+	waitHeading(t, ctx, "Token created")
+	selected := `(() => { const f = document.getElementById("token"); return f.selectionStart === 0 && f.selectionEnd === f.value.length && f.value.startsWith("kct_"); })()`
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](selected)); err != nil {
+		t.Fatalf("the token is not selected by the script: %v", err)
+	}
+	do(t, ctx, chromedp.Click(button("Copy")))
+	status, err := chromedp.Run(ctx, chromedp.Poll[string](`document.querySelector(".copy-status").textContent || false`))
+	if err != nil || (status != "Copied." && !strings.HasPrefix(status, "Press Ctrl+C")) {
+		t.Fatalf("after Copy the status says %q (%v)", status, err)
+	}
+}
