@@ -64,7 +64,7 @@ func (db *DB) Overview(ctx context.Context, days []time.Time) (*checkout.Overvie
 			end = days[i+1]
 		}
 		d := checkout.DayTotals{Start: start}
-		rows, err := db.read.QueryContext(ctx, `SELECT currency, COUNT(*), SUM(amount) FROM payments
+		rows, err := db.read.QueryContext(ctx, `SELECT currency, COUNT(*), CAST(SUM(amount) AS BIGINT) FROM payments
 			WHERE paid_at >= ? AND paid_at < ? GROUP BY currency ORDER BY currency`, ms(start), ms(end))
 		if err != nil {
 			return nil, err
