@@ -100,6 +100,10 @@ func TestDashboard(t *testing.T) {
 		t.Fatal("the token field is not read-only")
 	}
 	token := get(t, ctx, chromedp.Value(labelled("Token")))
+	// JavaScript really is off: the script, which selects the whole token on load, did not run.
+	if end, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.getElementById("token").selectionEnd`)); err != nil || end == len(token) {
+		t.Fatalf("the token is selected (%d of %d characters, %v): JavaScript ran", end, len(token), err)
+	}
 	if page := bodyText(ctx, t); !strings.Contains(page, "you will not see it again") {
 		t.Fatalf("no shown-once warning:\n%s", page)
 	}
