@@ -396,7 +396,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		BaseURL:      base,
 		Mounts:       wiring.mounts,
 		DemoClientID: demo,
-		Dashboard: &dashboard.Handler{Checkout: svc, Operators: &checkout.Operators{Store: d, Log: log},
+		Dashboard: &dashboard.Handler{Checkout: svc, Operators: &checkout.Operators{Store: d},
 			Sessions: sessionStore, Log: log},
 		Log: log,
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
-	"log/slog"
 	"net/mail"
 	"strings"
 	"time"
@@ -58,7 +57,6 @@ const (
 type Operators struct {
 	Store OperatorStore
 	Now   func() time.Time
-	Log   *slog.Logger
 }
 
 func (s *Operators) now() time.Time {

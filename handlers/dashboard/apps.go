@@ -91,11 +91,8 @@ func (h *Handler) renderApp(c *gin.Context, status int, a, shown *checkout.App, 
 			scopes[j] = string(s)
 		}
 		row := views.TokenRow{ID: t.ID, Label: orDash(t.Label), Prefix: "kct_" + t.ID, Scopes: strings.Join(scopes, ", "),
-			Created: h.fmtTime(t.CreatedAt), LastUsed: orDash(h.fmtTime(t.LastUsedAt)), Expires: orDash(h.fmtTime(t.ExpiresAt)),
+			Created: h.fmtTime(t.CreatedAt), LastUsed: orDash(h.fmtTime(t.LastUsedAt)), Expires: h.fmtExpiry(t.ExpiresAt),
 			Revoked: h.fmtTime(t.RevokedAt), RevokeURL: v.Base + "/tokens/" + url.PathEscape(t.ID) + "/revoke"}
-		if row.Expires == "—" {
-			row.Expires = "Never"
-		}
 		if row.LastUsed == "—" {
 			row.LastUsed = "Never"
 		}

@@ -418,7 +418,7 @@ func TestTokens(t *testing.T) {
 		t.Fatalf("tokens: %+v", toks)
 	}
 	list := b.get(page)
-	want(t, list, http.StatusOK, ">Till</th>", "payments.create, payments.get", "kct_"+toks[0].ID, ">Revoke</button>")
+	want(t, list, http.StatusOK, ">Till</th>", "payments.create, payments.get", "kct_"+toks[0].ID, ">Revoke</button>", "End of 31 Dec 2099 (UTC)")
 	if strings.Contains(list.body, tok[1]) {
 		t.Fatal("the application page shows the token")
 	}

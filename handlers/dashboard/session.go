@@ -159,6 +159,9 @@ func (h *Handler) signIn(c *gin.Context) {
 			h.fail(c, err)
 			return
 		}
+		// An audit line for each refusal; never the password.
+		h.log().WarnContext(c.Request.Context(), "dashboard sign-in refused", "email", checkout.NormalizeEmail(email),
+			"address", c.RemoteIP(), "throttled", err == checkout.ErrThrottled)
 		v.Notice = views.Notice{Kind: "error", Text: checkout.ErrorMessage(err)}
 		render(c, status, views.SignInPage(v))
 		return
@@ -181,6 +184,7 @@ func (h *Handler) signIn(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
+	h.log().InfoContext(c.Request.Context(), "dashboard sign-in", "operator", o.ID, "address", c.RemoteIP())
 	seeOther(c, v.Next)
 }
 

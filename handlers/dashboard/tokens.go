@@ -87,10 +87,7 @@ func (h *Handler) createToken(c *gin.Context) {
 	for i, s := range t.Scopes {
 		scopes[i] = string(s)
 	}
-	expires := "Never"
-	if !t.ExpiresAt.IsZero() {
-		expires = h.fmtTime(t.ExpiresAt)
-	}
+	expires := h.fmtExpiry(t.ExpiresAt)
 	render(c, http.StatusCreated, views.TokenCreatedPage(views.TokenCreatedView{Page: h.page(c, "Token created", "apps"),
 		AppName: a.Name, AppURL: appURL(a.ClientID), Token: secret.Reveal(), Label: orDash(t.Label),
 		Scopes: strings.Join(scopes, ", "), Expires: expires}))
@@ -153,4 +150,17 @@ func (h *Handler) revokeToken(c *gin.Context) {
 	}
 	h.setNotice(c, "Token revoked.")
 	seeOther(c, appURL(a.ClientID))
+}
+
+// fmtExpiry writes a token's expiry; one made from an expiration date (midnight UTC after the
+// day chosen) reads as that day, as the operator chose it.
+func (h *Handler) fmtExpiry(t time.Time) string {
+	switch u := t.UTC(); {
+	case t.IsZero():
+		return "Never"
+	case u.Hour() == 0 && u.Minute() == 0 && u.Second() == 0 && u.Nanosecond() == 0:
+		return "End of " + u.AddDate(0, 0, -1).Format("2 Jan 2006") + " (UTC)"
+	default:
+		return h.fmtTime(t)
+	}
 }
