@@ -136,7 +136,7 @@ func TestDashboard(t *testing.T) {
 	}
 	do(t, ctx, chromedp.Click(tokenRow+button("Revoke")))
 	waitHeading(t, ctx, "Revoke the token Till 1?")
-	do(t, ctx, chromedp.Click(button("Yes, revoke")))
+	do(t, ctx, chromedp.Click(button("Revoke")))
 	do(t, ctx, chromedp.WaitVisible(`//*[@role='status'][contains(., 'Token revoked.')]`))
 	if status := k.api(t, "GET", "/api/payment/"+p.ID, nil, nil); status != http.StatusUnauthorized {
 		t.Fatalf("a revoked token answered HTTP %d, want 401", status)

@@ -423,7 +423,7 @@ func TestTokens(t *testing.T) {
 		t.Fatal("the application page shows the token")
 	}
 	revoke := page + "/tokens/" + toks[0].ID + "/revoke"
-	want(t, b.get(revoke), http.StatusOK, "Revoke the token Till?", ">Yes, revoke</button>")
+	want(t, b.get(revoke), http.StatusOK, "Revoke the token Till?", `class="danger">Revoke</button>`, `name="confirm" value="yes"`)
 	// Without the confirmation field, the POST only asks.
 	want(t, b.post(revoke, nil), http.StatusOK, "Revoke the token Till?")
 	if _, err := e.svc.Authenticate(context.Background(), tok[1]); err != nil {

@@ -74,7 +74,7 @@ func (h *Handler) confirmRevokeOAuthClient(c *gin.Context) {
 	render(c, http.StatusOK, views.ConfirmPage(views.ConfirmView{Page: h.page(c, "Revoke OAuth client", "oauth"),
 		Heading: "Revoke the OAuth client " + oc.Name + "?",
 		Message: "Its access tokens stop working now, and it can get no new ones. This cannot be undone.",
-		Action:  "/dashboard/oauth-clients/" + url.PathEscape(oc.ID) + "/revoke", Button: "Yes, revoke",
+		Action:  "/dashboard/oauth-clients/" + url.PathEscape(oc.ID) + "/revoke", Button: "Revoke",
 		CancelURL: "/dashboard/oauth-clients"}))
 }
 

@@ -129,7 +129,7 @@ func (h *Handler) confirmRevokeToken(c *gin.Context) {
 	render(c, http.StatusOK, views.ConfirmPage(views.ConfirmView{Page: h.page(c, "Revoke token", "apps"),
 		Heading: "Revoke the token " + label + "?",
 		Message: "Requests with this token will be refused (401) from now on. This cannot be undone.",
-		Action:  appURL(a.ClientID) + "/tokens/" + url.PathEscape(t.ID) + "/revoke", Button: "Yes, revoke",
+		Action:  appURL(a.ClientID) + "/tokens/" + url.PathEscape(t.ID) + "/revoke", Button: "Revoke",
 		CancelURL: appURL(a.ClientID)}))
 }
 
