@@ -41,6 +41,7 @@ import (
 	"github.com/kassa-pay/kassa/checkout"
 	"github.com/kassa-pay/kassa/db"
 	"github.com/kassa-pay/kassa/handlers"
+	"github.com/kassa-pay/kassa/handlers/dashboard"
 	"github.com/kassa-pay/kassa/providers"
 	"github.com/kassa-pay/kassa/providers/health"
 )
@@ -68,7 +69,10 @@ commands:
   links create          create a payment link (a shareable price, QR code and button)
   links list            list payment links with their counters
   links deactivate      stop a payment link taking payments
-  sandbox credentials   print the credentials the provider sandboxes accept
+  users create          create a dashboard operator (--email E [--password-stdin])
+  users list            list dashboard operators
+  users reset-password  give an operator a new password (--email E [--password-stdin])
+  users disable         stop an operator from signing in (--email E)
   refunds create        refund a paid payment (--payment ID [--amount N] [--reason R] [--note T])
   refunds list          list a payment's refunds (--payment ID)`
 
@@ -77,7 +81,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New(usage)
 	}
 	cmd, rest := args[0], args[1:]
-	if (cmd == "apps" || cmd == "tokens" || cmd == "sandbox" || cmd == "oauth-clients" || cmd == "links" || cmd == "refunds") && len(rest) > 0 {
+	if (cmd == "apps" || cmd == "tokens" || cmd == "sandbox" || cmd == "oauth-clients" || cmd == "links" || cmd == "refunds" || cmd == "users") && len(rest) > 0 {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	switch cmd {
@@ -99,6 +103,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return links(ctx, cmd, rest, stdout)
 	case "refunds create", "refunds list":
 		return refundsCmd(ctx, cmd, rest, stdout)
+	case "users create", "users list", "users reset-password", "users disable":
+		return users(ctx, cmd, rest, os.Stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -417,10 +423,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	sessionStore := d.NewSessionStore(keys.session, sessions.Options{Path: "/", MaxAge: 86400, HttpOnly: true,
+		Secure: base.Scheme == "https", SameSite: http.SameSiteLaxMode})
+	var opEmail, opPassword string
+	if wiring.sandbox {
+		if opEmail, opPassword, err = sandboxOperator(ctx, d, log); err != nil {
+			return err
+		}
+	}
 	srv := &handlers.Server{
-		Checkout: svc,
-		Sessions: d.NewSessionStore(keys.session, sessions.Options{Path: "/", MaxAge: 86400, HttpOnly: true,
-			Secure: base.Scheme == "https", SameSite: http.SameSiteLaxMode}),
+		Checkout:        svc,
+		Sessions:        sessionStore,
 		CSRFKey:         keys.csrf,
 		Idempotency:     d,
 		RateLimit:       handlers.NewRateLimiter(f.rateLimit),
@@ -431,8 +444,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Mounts:          wiring.mounts,
 		Simulated:       wiring.simulated,
 		DemoClientID:    demo,
-		Log:             log,
-		Ready:           d.Ready,
+		Dashboard: &dashboard.Handler{Checkout: svc, Operators: &checkout.Operators{Store: d},
+			Sessions: sessionStore, Log: log},
+		Log:   log,
+		Ready: d.Ready,
 	}
 	log.Info("public pages", "rate_limit_per_address_per_minute", f.publicLimit, "trusted_proxies", proxies)
 	hs := &http.Server{
@@ -450,6 +465,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "  demo store:    %s/\n", base)
 	}
 	fmt.Fprintf(stdout, "  merchant API:  %s/api/payment/checkout\n", base)
+	fmt.Fprintf(stdout, "  dashboard:     %s/dashboard\n", base)
+	if opEmail != "" {
+		fmt.Fprintf(stdout, "                 sign in as %s with password %s (sandbox operator)\n", opEmail, opPassword)
+	}
 	if wiring.sandbox {
 		fmt.Fprintf(stdout, "  sandboxes:     %s/sandbox/<provider>/ (credentials: kassa sandbox credentials)\n", base)
 		fmt.Fprintln(stdout, "  Test mode: simulated providers move no real money")

@@ -35,6 +35,13 @@ type Store interface {
 	UpdateApp(ctx context.Context, a *App) error
 	CreateOAuthClient(ctx context.Context, c *OAuthClient) error
 	FindOAuthClient(ctx context.Context, id string) (*OAuthClient, error)
+	ListOAuthClients(ctx context.Context) ([]OAuthClient, error)
+	// RevokeOAuthClient marks the client revoked and deletes its access tokens; ErrNotFound
+	// when there is no such client.
+	RevokeOAuthClient(ctx context.Context, id string, at time.Time) error
+	// Overview counts what the dashboard's home page shows, for the days starting at days
+	// (midnights, oldest first; the last is today).
+	Overview(ctx context.Context, days []time.Time) (*Overview, error)
 	CreateAccessToken(ctx context.Context, t *AccessToken) error
 	FindAccessToken(ctx context.Context, id string) (*AccessToken, error)
 	// ListPayments returns one page of payments, newest first, and the total matching f.
@@ -92,6 +99,8 @@ type PaymentFilter struct {
 	Status      PaymentStatus
 	CreatedFrom time.Time
 	CreatedTo   time.Time
-	After       *Payment
-	Limit       int
+	// Search, when set, matches a payment id exactly or a reference containing it.
+	Search string
+	After  *Payment
+	Limit  int
 }

@@ -510,14 +510,15 @@ func (db *DB) CreateOAuthClient(ctx context.Context, c *checkout.OAuthClient) er
 func (db *DB) FindOAuthClient(ctx context.Context, id string) (*checkout.OAuthClient, error) {
 	var c checkout.OAuthClient
 	var created int64
-	err := db.read.QueryRowContext(ctx, `SELECT id, secret_hash, name, created_at FROM oauth_clients WHERE id = ?`, id).
-		Scan(&c.ID, &c.SecretHash, &c.Name, &created)
+	var revoked sql.NullInt64
+	err := db.read.QueryRowContext(ctx, `SELECT id, secret_hash, name, created_at, revoked_at FROM oauth_clients WHERE id = ?`, id).
+		Scan(&c.ID, &c.SecretHash, &c.Name, &created, &revoked)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, checkout.ErrNotFound
 	} else if err != nil {
 		return nil, err
 	}
-	c.CreatedAt = fromMS(created)
+	c.CreatedAt, c.RevokedAt = fromMS(created), fromNullMS(revoked)
 	return &c, nil
 }
 
@@ -565,6 +566,10 @@ func (db *DB) ListPayments(ctx context.Context, f checkout.PaymentFilter) ([]che
 	}
 	if !f.CreatedTo.IsZero() {
 		where, args = append(where, "created_at < ?"), append(args, ms(f.CreatedTo))
+	}
+	if f.Search != "" {
+		where = append(where, `(id = ? OR reference LIKE ? ESCAPE '\')`)
+		args = append(args, f.Search, "%"+likeEscaper.Replace(f.Search)+"%")
 	}
 	cond := ""
 	if len(where) > 0 {

@@ -51,6 +51,8 @@ var nonAPIRoutes = []struct{ path, why string }{
 	{"/metrics", "Prometheus metrics for operators, see docs/OPERATIONS.md"},
 	{"/static/", "stylesheets for the HTML pages"},
 	{"/sandbox/", "the provider simulators (mounted outside gin)"},
+	{"/dashboard", "the merchant dashboard's HTML home page (signed-in operators)"},
+	{"/dashboard/", "the merchant dashboard's HTML pages and forms (signed-in operators)"},
 }
 
 func isAPIRoute(path string) bool {

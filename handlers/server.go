@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/sessions"
 
 	"github.com/kassa-pay/kassa/checkout"
+	"github.com/kassa-pay/kassa/handlers/dashboard"
 	"github.com/kassa-pay/kassa/providers"
 	"github.com/kassa-pay/kassa/static"
 )
@@ -50,6 +51,8 @@ type Server struct {
 	// Simulated marks the providers served by a simulator (sandbox mode): every Kassa page
 	// offering or following one says "Test mode".
 	Simulated map[providers.ID]bool
+	// Dashboard serves the merchant dashboard under /dashboard; nil leaves it out.
+	Dashboard *dashboard.Handler
 	Log       *slog.Logger
 	// Ready checks that the database answers and is migrated (GET /readyz); nil skips it.
 	Ready func(context.Context) error
@@ -151,6 +154,10 @@ func (s *Server) engine() *gin.Engine {
 	links.PATCH("/:id", s.updateLink)
 	links.GET("/:id/payments", s.linkPayments)
 
+	if s.Dashboard != nil {
+		s.Dashboard.Mount(r.Group("/dashboard", s.csrf()))
+	}
+
 	r.POST("/callbacks/:provider", s.limitPublic, s.providerCallback)
 	r.GET("/api/openapi.json", s.openAPI)
 	return r
@@ -205,12 +212,16 @@ func (s *Server) staticFile(c *gin.Context) {
 		c.Status(http.StatusNotFound)
 		return
 	}
-	if c.Query("v") == static.CSSVersion {
+	if v := c.Query("v"); v != "" && v == static.Version(name) {
 		c.Header("Cache-Control", "public, max-age=31536000, immutable")
 	} else {
 		c.Header("Cache-Control", "public, max-age=300")
 	}
-	c.Data(http.StatusOK, "text/css; charset=utf-8", b)
+	ctype := "text/css; charset=utf-8"
+	if strings.HasSuffix(name, ".js") {
+		ctype = "text/javascript; charset=utf-8"
+	}
+	c.Data(http.StatusOK, ctype, b)
 }
 
 // isAPI reports whether the request is for a JSON endpoint rather than a page.
