@@ -1,0 +1,46 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/kassa-pay/kassa/db/dbtest"
+)
+
+// testDialect is the database open gives the tests of this pass: TestMain runs every test of
+// the package once on SQLite and once more on PostgreSQL, so each store test (whoever wrote
+// it, as long as it opens its database with open) holds on both.
+var testDialect = "sqlite"
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if code == 0 {
+		fmt.Println("db: the same tests again, on PostgreSQL")
+		testDialect = "postgres"
+		code = m.Run()
+	}
+	os.Exit(code)
+}
+
+// open returns a fresh, migrated database of this pass's dialect and the URL it was opened
+// with: a new SQLite file, or a new PostgreSQL database (see dbtest).
+func open(t *testing.T) (*DB, string) {
+	t.Helper()
+	var dbURL string
+	if testDialect == "postgres" {
+		dbURL = dbtest.NewDatabase(t)
+	} else {
+		// A space in the path proves paths are escaped.
+		dbURL = "sqlite:" + filepath.Join(t.TempDir(), "kassa test.db")
+	}
+	t.Logf("database: %s", testDialect)
+	d, err := Open(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d, dbURL
+}
