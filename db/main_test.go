@@ -44,3 +44,6 @@ func open(t *testing.T) (*DB, string) {
 	t.Cleanup(func() { d.Close() })
 	return d, dbURL
 }
+
+// freshPostgres returns the URL of a new, empty PostgreSQL database.
+func freshPostgres(t *testing.T) string { return dbtest.NewDatabase(t) }

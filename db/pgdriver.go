@@ -83,7 +83,7 @@ func (c rebindConn) QueryContext(ctx context.Context, query string, args []drive
 }
 
 // rebind rewrites each `?` placeholder of query to PostgreSQL's `$1`, `$2`, … in order. A `?`
-// inside a string literal ('…', with '' for a quote), a quoted identifier ("…"), a comment
+// inside a string literal ('…', a doubled quote standing for one), a quoted identifier ("…"), a comment
 // (-- to the end of the line, or /* … */, which nest in PostgreSQL) or a dollar-quoted body
 // ($$…$$, $tag$…$tag$) is text, not a placeholder, and is left alone. Escape strings with
 // backslashes (E'…\'…') are not recognised: Kassa never writes them.
