@@ -6,14 +6,19 @@
 //	kassa apps create --name NAME [--webhook-url URL]
 //	kassa tokens create --client-id ID --scope SCOPE [--scope ...] [--label L] [--expires RFC3339]
 //	kassa sandbox credentials
+//	kassa sandbox serve [--addr 127.0.0.1:8090] [--kassa-url URL]
 //
 // Every flag has an environment variable (KASSA_ADDR, KASSA_DATABASE_URL, KASSA_BASE_URL,
-// KASSA_SANDBOX); where both are given, the environment wins.
+// KASSA_SANDBOX); where both are given, the environment wins. KASSA_SECRET_KEY, when set, is
+// the secret the cookie-signing keys are derived from (else they are made once and kept in
+// the database); KASSA_SANDBOX_URL points the providers at a shared `sandbox serve`.
 package main
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -59,7 +64,8 @@ commands:
   tokens list           list an application's client tokens
   tokens revoke         revoke a client token
   oauth-clients create  create OAuth2 client credentials for the dashboard API
-  sandbox credentials   print the credentials the provider sandboxes accept`
+  sandbox credentials   print the credentials the provider sandboxes accept
+  sandbox serve         run only the provider sandboxes, for several Kassa instances to share`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -84,6 +90,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return oauthClientsCreate(ctx, rest, stdout)
 	case "sandbox credentials":
 		return sandboxCredentials(stdout)
+	case "sandbox serve":
+		return sandboxServe(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -352,6 +360,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer d.Close()
+	if v := os.Getenv("KASSA_CLAIM_LEASE"); v != "" {
+		if d.Lease, err = time.ParseDuration(v); err != nil || d.Lease <= 0 {
+			return fmt.Errorf("KASSA_CLAIM_LEASE=%q must be a positive duration such as 2m", v)
+		}
+	}
 	keys, err := instanceKeys(ctx, d)
 	if err != nil {
 		return err
@@ -378,7 +391,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			Secure: base.Scheme == "https", SameSite: http.SameSiteLaxMode}),
 		CSRFKey:      keys.csrf,
 		Idempotency:  d,
-		RateLimit:    handlers.NewRateLimiter(f.rateLimit),
+		RateLimit:    sharedRateLimiter(f.rateLimit, d, log),
 		BaseURL:      base,
 		Mounts:       wiring.mounts,
 		DemoClientID: demo,
@@ -402,7 +415,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "Kassa is listening on %s\n", base)
 	fmt.Fprintf(stdout, "  demo store:    %s/\n", base)
 	fmt.Fprintf(stdout, "  merchant API:  %s/api/payment/checkout\n", base)
-	if f.sandbox {
+	if u := os.Getenv("KASSA_SANDBOX_URL"); u != "" {
+		fmt.Fprintf(stdout, "  sandboxes:     %s/sandbox/<provider>/ (shared, KASSA_SANDBOX_URL)\n", strings.TrimSuffix(u, "/"))
+	} else if f.sandbox {
 		fmt.Fprintf(stdout, "  sandboxes:     %s/sandbox/<provider>/ (credentials: kassa sandbox credentials)\n", base)
 	}
 	select {
@@ -433,9 +448,21 @@ func publicURL(flagValue string, addr *net.TCPAddr, listen string) (*url.URL, er
 
 type keys struct{ session, csrf []byte }
 
-// instanceKeys returns the cookie-signing keys, made once per database so that sessions and
-// forms survive restarts and are shared by every instance on the same database.
+// instanceKeys returns the cookie-signing keys, derived from KASSA_SECRET_KEY when it is set,
+// else made once per database, so that sessions and forms survive restarts and are shared by
+// every instance on the same database: a shopper's next request may land on any of them.
 func instanceKeys(ctx context.Context, d *db.DB) (keys, error) {
+	if secret := os.Getenv("KASSA_SECRET_KEY"); secret != "" {
+		if len(secret) < 32 {
+			return keys{}, errors.New("KASSA_SECRET_KEY must be at least 32 characters (e.g. openssl rand -hex 32)")
+		}
+		derive := func(purpose string) []byte {
+			m := hmac.New(sha256.New, []byte(secret))
+			m.Write([]byte("kassa " + purpose))
+			return m.Sum(nil)
+		}
+		return keys{session: derive("session cookie key"), csrf: derive("csrf key")}, nil
+	}
 	get := func(name string) ([]byte, error) {
 		b := make([]byte, 32)
 		rand.Read(b)
@@ -452,6 +479,14 @@ func instanceKeys(ctx context.Context, d *db.DB) (keys, error) {
 	}
 	k.csrf, err = get("csrf_key")
 	return k, err
+}
+
+// sharedRateLimiter limits merchant API requests per client token with the counts kept in
+// the database, so that every instance on it enforces one limit per token.
+func sharedRateLimiter(limit int, d *db.DB, log *slog.Logger) *handlers.RateLimiter {
+	rl := handlers.NewRateLimiter(limit)
+	rl.Counter, rl.Log = d, log
+	return rl
 }
 
 // demoApp returns the demo store's application, creating it on first start.

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/kassa-pay/kassa/providers"
 	"github.com/kassa-pay/kassa/providers/enkash"
@@ -49,10 +50,17 @@ func (e providerEnv) get(name string) string {
 func wireProviders(base *url.URL, sandbox bool, log *slog.Logger) (wiring, error) {
 	w := wiring{mounts: map[string]http.Handler{}}
 	root := base.String()
+	// KASSA_SANDBOX_URL names simulators served by another process (`kassa sandbox serve`),
+	// shared by several instances: this one mounts none and its adapters use that server with
+	// the sandbox credentials.
+	shared := strings.TrimSuffix(os.Getenv("KASSA_SANDBOX_URL"), "/")
+	if shared != "" {
+		sandbox, root = true, shared
+	}
 	// mount builds and mounts a simulator in sandbox mode and returns its public root.
 	mount := func(id providers.ID, build func(prefix string) http.Handler) string {
 		prefix := "/sandbox/" + string(id)
-		if sandbox {
+		if sandbox && shared == "" {
 			w.mounts[prefix] = build(prefix)
 		}
 		return root + prefix

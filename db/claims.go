@@ -45,7 +45,7 @@ func (db *DB) StaleCreating(ctx context.Context, before time.Time, limit int) ([
 func (db *DB) claimAttempts(ctx context.Context, query string, now time.Time, args ...any) ([]checkout.Attempt, error) {
 	var out []checkout.Attempt
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, query, append([]any{ms(now.Add(ClaimLease)), db.owner}, args...)...)
+		rows, err := tx.QueryContext(ctx, query, append([]any{ms(now.Add(db.lease())), db.owner}, args...)...)
 		if err != nil {
 			return err
 		}
@@ -74,7 +74,7 @@ func (db *DB) ExpiredPayments(ctx context.Context, now time.Time, limit int) ([]
 	}
 	var claimed []row
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, db.dialect.claimExpiredPayments, ms(now.Add(ClaimLease)), db.owner,
+		rows, err := tx.QueryContext(ctx, db.dialect.claimExpiredPayments, ms(now.Add(db.lease())), db.owner,
 			string(checkout.PaymentOpen), ms(now), ms(now), min(limit, ClaimBatch))
 		if err != nil {
 			return err
@@ -98,4 +98,11 @@ func (db *DB) ExpiredPayments(ctx context.Context, now time.Time, limit int) ([]
 		ids[i] = r.id
 	}
 	return ids, nil
+}
+
+func (db *DB) lease() time.Duration {
+	if db.Lease > 0 {
+		return db.Lease
+	}
+	return ClaimLease
 }

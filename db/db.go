@@ -41,6 +41,9 @@ type DB struct {
 	dialect *dialect
 	// owner names this process in the leases it takes on background work.
 	owner string
+	// Lease is how long a claim on background work holds (zero: ClaimLease); tests and
+	// KASSA_CLAIM_LEASE shorten it so that a killed instance's work comes back sooner.
+	Lease time.Duration
 	// Now is injectable for tests.
 	Now func() time.Time
 }
