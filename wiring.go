@@ -107,8 +107,9 @@ func wireProviders(base *url.URL, sandbox bool, log *slog.Logger) (wiring, error
 		})
 		e := providerEnv{"KASSA_ONECHECKOUT_", sb(map[string]string{"API_KEY": c.APIKey, "BASE_URL": at + "/api/v1.0"})}
 		if err := add(providers.Onecheckout, e, []string{"API_KEY", "BASE_URL"}, func() (providers.Provider, error) {
+			perMinute, inFlight := onecheckoutShare(ocLimits.perMinute, ocLimits.inFlight, envInt("KASSA_INSTANCES"))
 			return onecheckout.New(onecheckout.Config{BaseURL: e.get("BASE_URL"), APIKey: onecheckout.Secret(e.get("API_KEY")),
-				RequestsPerMinute: ocLimits.perMinute, MaxConcurrent: ocLimits.inFlight}), nil
+				RequestsPerMinute: perMinute, MaxConcurrent: inFlight}), nil
 		}); err != nil {
 			return w, err
 		}
