@@ -381,8 +381,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}()
 	svc := &checkout.Service{Store: d, Providers: providers.NewRegistry(wiring.providers...),
 		URLs: checkout.URLs{Base: strings.TrimSuffix(base.String(), "/")}, Log: log}
-	demo, err := demoApp(ctx, d, svc)
-	if err != nil {
+	var demo string
+	if err := d.WithStartupLock(ctx, func() (err error) {
+		demo, err = demoApp(ctx, d, svc)
+		return err
+	}); err != nil {
 		return err
 	}
 	srv := &handlers.Server{
@@ -481,11 +484,15 @@ func instanceKeys(ctx context.Context, d *db.DB) (keys, error) {
 	return k, err
 }
 
-// sharedRateLimiter limits merchant API requests per client token with the counts kept in
-// the database, so that every instance on it enforces one limit per token.
+// sharedRateLimiter limits merchant API requests per client token. On PostgreSQL the counts
+// are kept in the database, so that every instance on it enforces one limit per token; on
+// SQLite, which one process owns, they stay in memory and spare each API request a write
+// through the single writer.
 func sharedRateLimiter(limit int, d *db.DB, log *slog.Logger) *handlers.RateLimiter {
 	rl := handlers.NewRateLimiter(limit)
-	rl.Counter, rl.Log = d, log
+	if d.Dialect() == "postgres" {
+		rl.Counter, rl.Log = d, log
+	}
 	return rl
 }
 

@@ -140,6 +140,25 @@ func newOwner() string {
 	return fmt.Sprintf("%s/%d/%x", host, os.Getpid(), securecookie.GenerateRandomKey(4))
 }
 
+// WithStartupLock runs fn while no other instance on the database runs its own: first-start
+// setup that reads, then creates (the demo store's application), happens once even when
+// instances start together. On SQLite, where one process owns the file, it just runs fn.
+func (db *DB) WithStartupLock(ctx context.Context, fn func() error) error {
+	if db.dialect.lockStartup == "" {
+		return fn()
+	}
+	conn, err := db.write.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, db.dialect.lockStartup); err != nil {
+		return fmt.Errorf("db: startup lock: %w", err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), db.dialect.unlockStartup)
+	return fn()
+}
+
 // Dialect is "sqlite" or "postgres".
 func (db *DB) Dialect() string { return db.dialect.name }
 

@@ -6,8 +6,10 @@ package db
 type dialect struct {
 	name string // also the migrations folder
 	// lockMigrations and unlockMigrations bracket the migrations (empty: SQLite's single
-	// writer connection already serialises them within a process).
+	// writer connection already serialises them within a process); lockStartup and
+	// unlockStartup bracket first-start setup (see WithStartupLock).
 	lockMigrations, unlockMigrations string
+	lockStartup, unlockStartup       string
 
 	// The claims take up to N rows of background work for this process, setting their lease;
 	// args: lease_until, lease_owner, then the selection's own, then now (the lease test)
@@ -17,8 +19,12 @@ type dialect struct {
 	claimDueAttempts, claimStaleCreating, claimExpiredPayments string
 }
 
-// migrationsLockKey is the advisory lock id Kassa's migrations hold ("kassa" in ASCII).
-const migrationsLockKey = "461196456801" // 0x6b61737361
+// migrationsLockKey is the advisory lock id Kassa's migrations hold ("kassa" in ASCII), and
+// startupLockKey the one first-start setup holds ("kassa1").
+const (
+	migrationsLockKey = "461196456801"    // 0x6b61737361
+	startupLockKey    = "118066292941105" // 0x6b6173736131
+)
 
 const (
 	dueAttemptsWhere   = `status IN (?, ?) AND next_check_at <= ? AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_check_at LIMIT ?`
@@ -40,6 +46,8 @@ var postgresDialect = dialect{
 	name:             "postgres",
 	lockMigrations:   `SELECT pg_advisory_lock(` + migrationsLockKey + `)`,
 	unlockMigrations: `SELECT pg_advisory_unlock(` + migrationsLockKey + `)`,
+	lockStartup:      `SELECT pg_advisory_lock(` + startupLockKey + `)`,
+	unlockStartup:    `SELECT pg_advisory_unlock(` + startupLockKey + `)`,
 	claimDueAttempts: `UPDATE attempts SET lease_until = ?, lease_owner = ? WHERE id IN (
 		SELECT id FROM attempts WHERE ` + dueAttemptsWhere + ` FOR UPDATE SKIP LOCKED) RETURNING ` + attemptColumns,
 	claimStaleCreating: `UPDATE attempts SET lease_until = ?, lease_owner = ? WHERE id IN (

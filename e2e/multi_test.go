@@ -303,6 +303,13 @@ var providerCurrencies = []struct{ id, name, currency string }{
 func TestSeveralInstancesBehindALoadBalancer(t *testing.T) {
 	c := startCluster(t)
 
+	t.Run("instances starting together set up once", func(t *testing.T) {
+		apps := string(cli(t, "apps", "list", "--db", c.dbURL))
+		if n := strings.Count(apps, `"Demo store"`); n != 1 {
+			t.Fatalf("%d demo store applications after three first starts, want 1:\n%s", n, apps)
+		}
+	})
+
 	t.Run("every shopper ends on Thank you", func(t *testing.T) {
 		// Over HTTP, several shoppers at once, each bouncing between instances.
 		var wg sync.WaitGroup
