@@ -26,8 +26,13 @@ unit:
 e2e: test-deps
 	$(GO) test -count=1 -v ./e2e/
 
+# SQLite, then PostgreSQL with one instance and with two behind a round-robin proxy; each run
+# writes its own results file.
+KASSA_BENCH_POSTGRES ?= $(or $(KASSA_TEST_POSTGRES_URL),postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable)
 bench: build test-deps
 	$(GO) run ./bench
+	$(GO) run ./bench -postgres '$(KASSA_BENCH_POSTGRES)' -out bench/results-postgres.json
+	$(GO) run ./bench -postgres '$(KASSA_BENCH_POSTGRES)' -instances 2 -out bench/results-postgres-2.json
 
 lint:
 	$(GO) vet ./...
