@@ -135,6 +135,29 @@ func TestApplyEndsTheLease(t *testing.T) {
 	}
 }
 
+// TestReleaseClaims: an instance shutting down hands its claimed work back at once, and only
+// its own.
+func TestReleaseClaims(t *testing.T) {
+	d, dbURL := open(t)
+	ctx := context.Background()
+	other := reopen(t, dbURL)
+	p := seed(t, d)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	seedAttempts(t, d, p, 4, checkout.AttemptPending, now, now.Add(-time.Second))
+	if as, err := d.DueAttempts(ctx, now, 2); err != nil || len(as) != 2 {
+		t.Fatalf("first instance claims: %v %v", as, err)
+	}
+	if as, err := other.DueAttempts(ctx, now, 2); err != nil || len(as) != 2 {
+		t.Fatalf("second instance claims: %v %v", as, err)
+	}
+	if err := d.ReleaseClaims(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if as, err := other.DueAttempts(ctx, now, 10); err != nil || len(as) != 2 {
+		t.Fatalf("after the first let go, the second finds %d (%v), want the first's 2", len(as), err)
+	}
+}
+
 // TestRateCounterIsShared counts requests from three instances at once into one window.
 func TestRateCounterIsShared(t *testing.T) {
 	d, dbURL := open(t)

@@ -103,14 +103,31 @@ func sqlitePath(dbURL string) (string, error) {
 	return (&url.URL{Path: dbURL}).EscapedPath(), nil
 }
 
+// DefaultPostgresConns is each instance's connection pool size on PostgreSQL; the URL
+// parameter pool_max_conns (as pgxpool spells it) sets another, so that N instances stay
+// under the server's max_connections (100 by default).
+const DefaultPostgresConns = 20
+
 // openPostgres opens one pool for reads and writes and migrates under an advisory lock.
 func openPostgres(ctx context.Context, dbURL string) (*DB, error) {
+	conns := DefaultPostgresConns
+	if u, err := url.Parse(dbURL); err == nil && u.Query().Has("pool_max_conns") {
+		q := u.Query()
+		n, err := strconv.Atoi(q.Get("pool_max_conns"))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("db: pool_max_conns=%q must be a positive number", q.Get("pool_max_conns"))
+		}
+		conns = n
+		q.Del("pool_max_conns")
+		u.RawQuery = q.Encode()
+		dbURL = u.String()
+	}
 	p, err := sql.Open(PostgresDriverName, dbURL)
 	if err != nil {
 		return nil, fmt.Errorf("db: open PostgreSQL: %w", err)
 	}
-	p.SetMaxOpenConns(20)
-	p.SetMaxIdleConns(20)
+	p.SetMaxOpenConns(conns)
+	p.SetMaxIdleConns(conns)
 	p.SetConnMaxIdleTime(5 * time.Minute)
 	if err := p.PingContext(ctx); err != nil {
 		p.Close()

@@ -49,6 +49,28 @@ func TestOpenRefusesOtherDatabases(t *testing.T) {
 	}
 }
 
+func TestPostgresPoolSize(t *testing.T) {
+	d, dbURL := open(t)
+	if d.Dialect() != "postgres" {
+		return
+	}
+	sep := "?"
+	if strings.Contains(dbURL, "?") {
+		sep = "&"
+	}
+	d2, err := Open(context.Background(), dbURL+sep+"pool_max_conns=3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d2.Close()
+	if got := d2.write.Stats().MaxOpenConnections; got != 3 {
+		t.Fatalf("pool of %d connections, want 3", got)
+	}
+	if got := d.write.Stats().MaxOpenConnections; got != DefaultPostgresConns {
+		t.Fatalf("default pool of %d connections", got)
+	}
+}
+
 func seed(t *testing.T, d *DB) *checkout.Payment {
 	t.Helper()
 	ctx := context.Background()
