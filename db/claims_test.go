@@ -10,17 +10,6 @@ import (
 	"github.com/kassa-pay/kassa/checkout"
 )
 
-// reopen opens a second handle on the same database, as another instance would.
-func reopen(t *testing.T, dbURL string) *DB {
-	t.Helper()
-	d, err := Open(context.Background(), dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d
-}
-
 // seedAttempts adds n attempts to payment p in status st, due for a check at due.
 func seedAttempts(t *testing.T, d *DB, p *checkout.Payment, n int, st checkout.AttemptStatus, created, due time.Time) []string {
 	t.Helper()

@@ -14,10 +14,11 @@ import (
 )
 
 func TestMigrationsRunOnce(t *testing.T) {
-	d, dbURL := open(t)
+	d, where := open(t)
 	d.Close()
+	dbURL := where
 	if d.Dialect() == "sqlite" {
-		dbURL = "sqlite://" + strings.TrimPrefix(dbURL, "sqlite:")
+		dbURL = "sqlite://" + where
 	}
 	d2, err := Open(context.Background(), dbURL)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/kassa-pay/kassa/db/dbtest"
@@ -25,24 +26,34 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// open returns a fresh, migrated database of this pass's dialect and the URL it was opened
-// with: a new SQLite file, or a new PostgreSQL database (see dbtest).
+// open returns a fresh, migrated database of this pass's dialect and where it is: a new
+// SQLite file's path, or a new PostgreSQL database's URL (see dbtest). reopen takes either.
 func open(t *testing.T) (*DB, string) {
 	t.Helper()
-	var dbURL string
+	var where string
 	if testDialect == "postgres" {
-		dbURL = dbtest.NewDatabase(t)
+		where = dbtest.NewDatabase(t)
 	} else {
 		// A space in the path proves paths are escaped.
-		dbURL = "sqlite:" + filepath.Join(t.TempDir(), "kassa test.db")
+		where = filepath.Join(t.TempDir(), "kassa test.db")
 	}
 	t.Logf("database: %s", testDialect)
+	return reopen(t, where), where
+}
+
+// reopen opens another handle on the database open returned, as another instance would.
+func reopen(t *testing.T, where string) *DB {
+	t.Helper()
+	dbURL := where
+	if !strings.HasPrefix(where, "postgres") {
+		dbURL = "sqlite:" + where
+	}
 	d, err := Open(context.Background(), dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
-	return d, dbURL
+	return d
 }
 
 // freshPostgres returns the URL of a new, empty PostgreSQL database.
