@@ -5,11 +5,17 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/kassa-pay/kassa/db"
+	"github.com/kassa-pay/kassa/providers/onecheckout"
+	onecheckoutsandbox "github.com/kassa-pay/kassa/providers/onecheckout/sandbox"
 )
 
 func TestOnecheckoutShare(t *testing.T) {
@@ -24,6 +30,40 @@ func TestOnecheckoutShare(t *testing.T) {
 		if m != tc.wantMinute || f != tc.wantFlight {
 			t.Errorf("share(%d, %d, %d) = %d, %d; want %d, %d", tc.perMinute, tc.inFlight, tc.instances, m, f, tc.wantMinute, tc.wantFlight)
 		}
+	}
+}
+
+// TestOnecheckoutSharesStayWithinTheKeysLimit runs three instances' Onecheckout clients, each
+// with its share, flat out against one simulator that enforces the documented limit of 10 in
+// flight per key: together they never go over it, and nothing is refused. With the whole
+// limit each (no KASSA_INSTANCES), the same load is refused.
+func TestOnecheckoutSharesStayWithinTheKeysLimit(t *testing.T) {
+	run := func(instances int) (onecheckoutsandbox.Stats, int) {
+		var failed atomic.Int32
+		sb := onecheckoutsandbox.New(onecheckoutsandbox.Config{Latency: 50 * time.Millisecond})
+		srv := httptest.NewServer(sb)
+		defer srv.Close()
+		perMinute, inFlight := onecheckoutShare(0, 0, instances)
+		var wg sync.WaitGroup
+		for range 3 {
+			c := onecheckout.NewClient(onecheckout.Config{BaseURL: srv.URL + "/api/v1.0", MaxRetries: -1,
+				APIKey: onecheckout.Secret(onecheckoutsandbox.DefaultCredentials().APIKey), RequestsPerMinute: perMinute, MaxConcurrent: inFlight})
+			for range 12 {
+				wg.Go(func() {
+					if _, err := c.GetMe(context.Background()); err != nil {
+						failed.Add(1)
+					}
+				})
+			}
+		}
+		wg.Wait()
+		return sb.Stats(), int(failed.Load())
+	}
+	if st, failed := run(3); st.PeakInFlight > 10 || st.RateLimited != 0 || failed != 0 {
+		t.Fatalf("three instances with their shares: peak %d in flight, %d refused, %d calls failed", st.PeakInFlight, st.RateLimited, failed)
+	}
+	if st, _ := run(1); st.RateLimited == 0 {
+		t.Fatalf("three instances each with the whole limit were never refused (peak %d): the test load is too light", st.PeakInFlight)
 	}
 }
 
