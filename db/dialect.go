@@ -10,6 +10,10 @@ type dialect struct {
 	// unlockStartup bracket first-start setup (see WithStartupLock).
 	lockMigrations, unlockMigrations string
 	lockStartup, unlockStartup       string
+	// relaxCommit, run first in a transaction, lets it commit without waiting for its log
+	// to reach the disk: for counters whose last increments may be lost in a database crash
+	// (rate limits), never for payments. Empty where there is no such switch.
+	relaxCommit string
 
 	// The claims take up to N rows of background work for this process, setting their lease;
 	// args: lease_until, lease_owner, then the selection's own, then now (the lease test)
@@ -48,6 +52,7 @@ var postgresDialect = dialect{
 	unlockMigrations: `SELECT pg_advisory_unlock(` + migrationsLockKey + `)`,
 	lockStartup:      `SELECT pg_advisory_lock(` + startupLockKey + `)`,
 	unlockStartup:    `SELECT pg_advisory_unlock(` + startupLockKey + `)`,
+	relaxCommit:      `SET LOCAL synchronous_commit TO OFF`,
 	claimDueAttempts: `UPDATE attempts SET lease_until = ?, lease_owner = ? WHERE id IN (
 		SELECT id FROM attempts WHERE ` + dueAttemptsWhere + ` FOR UPDATE SKIP LOCKED) RETURNING ` + attemptColumns,
 	claimStaleCreating: `UPDATE attempts SET lease_until = ?, lease_owner = ? WHERE id IN (

@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 
 // open returns a fresh, migrated database of this pass's dialect and where it is: a new
 // SQLite file's path, or a new PostgreSQL database's URL (see dbtest). reopen takes either.
-func open(t *testing.T) (*DB, string) {
+func open(t testing.TB) (*DB, string) {
 	t.Helper()
 	var where string
 	if testDialect == "postgres" {
@@ -42,7 +42,7 @@ func open(t *testing.T) (*DB, string) {
 }
 
 // reopen opens another handle on the database open returned, as another instance would.
-func reopen(t *testing.T, where string) *DB {
+func reopen(t testing.TB, where string) *DB {
 	t.Helper()
 	dbURL := where
 	if !strings.HasPrefix(where, "postgres") {
