@@ -1,6 +1,12 @@
 // Command bench measures Kassa's whole checkout under load, beside a floor, in one run:
 //
 //	go run ./bench [-kassa bin/kassa] [-levels 1,8,64] [-rounds 3] [-warmup 1s] [-measure 3s] [-out bench/results.json]
+//	go run ./bench -postgres postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable [-instances 2] -out …
+//
+// With -postgres, Kassa runs on a fresh PostgreSQL database made on that server (and dropped
+// afterwards) instead of SQLite; with -instances N, N Kassa processes share it behind a
+// round-robin proxy in the bench process, and their CPU is summed. The floor is the same
+// SQLite floor in every run, so the ratios compare across runs.
 //
 // It starts bin/kassa (SQLite in a temporary directory, sandbox providers) on a free loopback
 // port and drives complete checkouts over HTTP (merchant API create, checkout page, choice of
@@ -30,6 +36,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/kassa-pay/kassa/db"
 )
 
 type config struct {
@@ -43,6 +51,10 @@ type config struct {
 	out      string
 	limit    time.Duration
 	keep     bool
+	// postgres, when set, is the server Kassa's database is made on; instances is how many
+	// Kassa processes share it.
+	postgres  string
+	instances int
 }
 
 func main() {
@@ -81,6 +93,8 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.out, "out", "bench/results.json", "where to write the results")
 	fs.DurationVar(&c.limit, "limit", 150*time.Second, "the longest the whole run may take")
 	fs.BoolVar(&c.keep, "keep", false, "keep the temporary directory (databases, logs)")
+	fs.StringVar(&c.postgres, "postgres", "", "run Kassa on a fresh database on this PostgreSQL server instead of SQLite")
+	fs.IntVar(&c.instances, "instances", 1, "Kassa processes sharing the database behind a round-robin proxy (needs -postgres when more than 1)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -90,6 +104,9 @@ func parseFlags(args []string) (config, error) {
 			return c, fmt.Errorf("-levels: %q is not a number of shoppers from 1 to 512", f)
 		}
 		c.levels = append(c.levels, n)
+	}
+	if c.instances < 1 || c.instances > 8 || (c.instances > 1 && c.postgres == "") {
+		return c, errors.New("-instances must be from 1 to 8, and more than 1 needs -postgres")
 	}
 	if c.starts < 1 || c.starts > 20 {
 		return c, errors.New("-starts must be from 1 to 20")
@@ -135,8 +152,18 @@ func run(ctx context.Context, cfg config) (*results, error) {
 		return nil, err
 	}
 	defer sb.close()
-	dbPath := filepath.Join(dir, "kassa.db")
-	dbURL := "sqlite:" + dbPath
+	dbURL := "sqlite:" + filepath.Join(dir, "kassa.db")
+	if cfg.postgres != "" {
+		u, drop, err := freshPostgres(ctx, cfg.postgres)
+		if err != nil {
+			return nil, err
+		}
+		if !cfg.keep {
+			defer drop()
+		}
+		dbURL = u
+	}
+	res.Database, res.Instances = strings.SplitN(dbURL, ":", 2)[0], cfg.instances
 	clientID, token, err := merchant(bin, dbURL)
 	if err != nil {
 		return nil, err
@@ -165,14 +192,34 @@ func run(ctx context.Context, cfg config) (*results, error) {
 		return nil, err
 	}
 	kassaUp := true
+	fleet := &instances{servers: []*server{k}}
 	defer func() {
 		if kassaUp {
-			k.stop()
+			fleet.stop()
 		}
 	}()
 	startups = append(startups, k.startup)
 	res.setStartups(startups)
 	logf("kassa %s up; start-up %.1f ms (median of %d)", k.url, res.StartupMS, len(startups))
+	for range cfg.instances - 1 {
+		more, err := startServer(bin, args, env, kassaLog)
+		if err != nil {
+			return nil, err
+		}
+		fleet.servers = append(fleet.servers, more)
+	}
+	kassaCPU := fleet.cpuTime
+	if cfg.postgres != "" {
+		kassaCPU = func() time.Duration { return fleet.cpuTime() + postgresCPU() }
+		res.Notes = append(res.Notes, "server CPU per checkout includes the PostgreSQL server's processes (every one on the machine)")
+	}
+	kassaURL := k.url
+	if len(fleet.servers) > 1 {
+		if kassaURL, err = fleet.balance(); err != nil {
+			return nil, err
+		}
+		logf("%d kassa instances behind %s", len(fleet.servers), kassaURL)
+	}
 
 	// The floor, in a child process like Kassa.
 	self, err := os.Executable()
@@ -188,7 +235,7 @@ func run(ctx context.Context, cfg config) (*results, error) {
 	defer fl.stop()
 	logf("floor %s up", fl.url)
 
-	kt, err := newTarget("kassa", k.url, token, clientID)
+	kt, err := newTarget("kassa", kassaURL, token, clientID)
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +257,7 @@ func run(ctx context.Context, cfg config) (*results, error) {
 			}
 			for _, t := range order {
 				if t == kt {
-					kl.add(runLoad(ctx, kt, n, cfg.warmup, cfg.measure, k.cpuTime))
+					kl.add(runLoad(ctx, kt, n, cfg.warmup, cfg.measure, kassaCPU))
 				} else {
 					fload.add(runLoad(ctx, ft, n, cfg.warmup, cfg.measure, fl.cpuTime))
 				}
@@ -255,14 +302,14 @@ func run(ctx context.Context, cfg config) (*results, error) {
 	logf("pages weighed: checkout %d B, thank-you %d B", res.CheckoutPageBytes, res.ThankyouPageBytes)
 
 	// Memory, then stop Kassa and count what the checkouts wrote.
-	rss, err := k.peakRSS()
+	rss, err := fleet.peakRSS()
 	if err != nil {
 		return nil, err
 	}
 	res.PeakRSSMB = round(float64(rss)/(1<<20), 1)
-	k.stop()
+	fleet.stop()
 	kassaUp = false
-	if err := res.countWrites(ctx, dbPath); err != nil {
+	if err := res.countWrites(ctx, dbURL); err != nil {
 		return nil, err
 	}
 
@@ -278,8 +325,14 @@ func run(ctx context.Context, cfg config) (*results, error) {
 
 // countWrites checks the write count per checkout the floor copies, from what Kassa stored:
 // each of Kassa's write transactions in a checkout appends at least one event.
-func (r *results) countWrites(ctx context.Context, path string) error {
-	d, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
+func (r *results) countWrites(ctx context.Context, dbURL string) error {
+	var d *sql.DB
+	var err error
+	if path, ok := strings.CutPrefix(dbURL, "sqlite:"); ok {
+		d, err = sql.Open("sqlite3", "file:"+path+"?mode=ro")
+	} else {
+		d, err = sql.Open(db.PostgresDriverName, dbURL)
+	}
 	if err != nil {
 		return err
 	}

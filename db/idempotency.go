@@ -14,7 +14,23 @@ const IdempotencyTTL = 24 * time.Hour
 
 // ClaimIdempotencyKey claims key for the application, or reports what holds it. A key whose
 // first use is older than IdempotencyTTL is forgotten and claimed afresh.
+//
+// It is correct under PostgreSQL's READ COMMITTED as under SQLite's single writer: a second
+// claimant's INSERT waits on the unique key for the first one's transaction, then does
+// nothing, and its SELECT (a new snapshot) sees the winner's row. The one gap is a winner that
+// released the key (ReleaseIdempotencyKey) between the two statements: the row is gone, so the
+// claim is tried again.
 func (db *DB) ClaimIdempotencyKey(ctx context.Context, clientID, key, requestHash string) (checkout.IdempotentRequest, error) {
+	for range 3 {
+		out, err := db.claimIdempotencyKey(ctx, clientID, key, requestHash)
+		if !errors.Is(err, sql.ErrNoRows) {
+			return out, err
+		}
+	}
+	return checkout.IdempotentRequest{}, errors.New("db: idempotency key keeps being released while claimed")
+}
+
+func (db *DB) claimIdempotencyKey(ctx context.Context, clientID, key, requestHash string) (checkout.IdempotentRequest, error) {
 	var out checkout.IdempotentRequest
 	now := db.now()
 	err := db.tx(ctx, func(tx *sql.Tx) error {

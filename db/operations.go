@@ -24,7 +24,7 @@ func (db *DB) Ready(ctx context.Context) error {
 			return fmt.Errorf("database unreachable: %w", err)
 		}
 	}
-	want, err := embeddedMigrations()
+	want, err := db.embeddedMigrations()
 	if err != nil {
 		return err
 	}
@@ -61,9 +61,9 @@ type migration struct {
 	name    string
 }
 
-// embeddedMigrations lists the migrations compiled into this binary.
-func embeddedMigrations() ([]migration, error) {
-	names, err := fs.Glob(migrations, "migrations/sqlite/*.sql")
+// embeddedMigrations lists the migrations of the database's dialect compiled into this binary.
+func (db *DB) embeddedMigrations() ([]migration, error) {
+	names, err := fs.Glob(migrations, "migrations/"+db.Dialect()+"/*.sql")
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,9 @@ var _ checkout.Store = (*DB)(nil)
 // lockWriter waits for the writer connection, in arrival order (blocked channel senders are
 // woken first in, first out).
 func (db *DB) lockWriter(ctx context.Context) error {
+	if db.writer == nil {
+		return nil // PostgreSQL: no gate
+	}
 	select {
 	case db.writer <- struct{}{}:
 		return nil
@@ -27,7 +30,11 @@ func (db *DB) lockWriter(ctx context.Context) error {
 	}
 }
 
-func (db *DB) unlockWriter() { <-db.writer }
+func (db *DB) unlockWriter() {
+	if db.writer != nil {
+		<-db.writer
+	}
+}
 
 // exec runs one write statement outside a transaction, through the same gate as tx.
 func (db *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
@@ -248,6 +255,7 @@ func (db *DB) Apply(ctx context.Context, c checkout.Change) error {
 				error = COALESCE(NULLIF(?, ''), error),
 				checks = CASE WHEN ? < 0 THEN checks ELSE ? END,
 				next_check_at = COALESCE(?, next_check_at),
+				lease_until = NULL,
 				updated_at = ?
 				WHERE id = ? AND status IN (`+placeholders(len(ac.From))+`)`, args...)
 			if err := affectedOne(res, err); err != nil {
@@ -275,37 +283,6 @@ func affectedOne(res sql.Result, err error) error {
 		return checkout.ErrConflict
 	}
 	return nil
-}
-
-// DueAttempts implements checkout.Store.
-func (db *DB) DueAttempts(ctx context.Context, now time.Time, limit int) ([]checkout.Attempt, error) {
-	return db.queryAttempts(ctx, `WHERE status IN (?, ?) AND next_check_at <= ? ORDER BY next_check_at LIMIT ?`,
-		string(checkout.AttemptPending), string(checkout.AttemptAuthorized), ms(now), limit)
-}
-
-// StaleCreating implements checkout.Store.
-func (db *DB) StaleCreating(ctx context.Context, before time.Time, limit int) ([]checkout.Attempt, error) {
-	return db.queryAttempts(ctx, `WHERE status = ? AND created_at < ? ORDER BY created_at LIMIT ?`,
-		string(checkout.AttemptCreating), ms(before), limit)
-}
-
-// ExpiredPayments implements checkout.Store.
-func (db *DB) ExpiredPayments(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT id FROM payments WHERE status = ? AND expires_at <= ? ORDER BY expires_at LIMIT ?`,
-		string(checkout.PaymentOpen), ms(now), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
 }
 
 // Events implements checkout.Store.

@@ -530,10 +530,18 @@ func TestEventsAndCancel(t *testing.T) {
 }
 
 func TestRateLimitPerToken(t *testing.T) {
+	t.Run("in memory", func(t *testing.T) { testRateLimitPerToken(t, false) })
+	t.Run("in the database", func(t *testing.T) { testRateLimitPerToken(t, true) })
+}
+
+func testRateLimitPerToken(t *testing.T, shared bool) {
 	e := newEnv(t)
 	now := time.Date(2026, 11, 21, 12, 0, 10, 0, time.UTC)
 	rl := handlers.NewRateLimiter(3)
 	rl.Now = func() time.Time { return now }
+	if shared {
+		rl.Counter = e.store
+	}
 	e.server.RateLimit = rl
 	get := func(token string) *http.Response {
 		req, _ := http.NewRequest("GET", e.srv.URL+"/api/payment/pay_x", nil)
