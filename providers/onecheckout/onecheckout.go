@@ -223,7 +223,9 @@ func truncate(s string, n int) string {
 func (p *Provider) FetchOrder(ctx context.Context, l providers.Lookup) (providers.Result, error) {
 	const op = "fetch order"
 	if l.ProviderRef == "" {
-		return providers.Result{}, &providers.Error{Provider: providers.Onecheckout, Op: op, Kind: providers.ErrInvalid, Message: "no provider reference"}
+		// Onecheckout finds orders by its own id only: an order whose create answer was lost
+		// cannot be named, so it is "not found" (the shopper never got its pay link either).
+		return providers.Result{}, &providers.Error{Provider: providers.Onecheckout, Op: op, Kind: providers.ErrNotFound, Message: "no provider reference"}
 	}
 	ord, err := p.client.GetOrder(ctx, l.ProviderRef)
 	if err != nil {
@@ -248,7 +250,9 @@ func (p *Provider) FetchOrder(ctx context.Context, l providers.Lookup) (provider
 func (p *Provider) Capture(ctx context.Context, l providers.Lookup) (providers.Result, error) {
 	const op = "capture order"
 	if l.ProviderRef == "" {
-		return providers.Result{}, &providers.Error{Provider: providers.Onecheckout, Op: op, Kind: providers.ErrInvalid, Message: "no provider reference"}
+		// Onecheckout finds orders by its own id only: an order whose create answer was lost
+		// cannot be named, so it is "not found" (the shopper never got its pay link either).
+		return providers.Result{}, &providers.Error{Provider: providers.Onecheckout, Op: op, Kind: providers.ErrNotFound, Message: "no provider reference"}
 	}
 	ord, err := p.client.CaptureOrder(ctx, l.ProviderRef)
 	if err != nil {
