@@ -254,7 +254,8 @@ func (c *Client) call(ctx context.Context, op, path, idempotencyKey string, in, 
 		return 0, c.fail(op, providers.ErrInvalid, err)
 	}
 	if err := c.limiter.Wait(ctx); err != nil {
-		return 0, c.fail(op, providers.ErrUnavailable, err)
+		// Never sent: OneKhusa cannot have acted on it.
+		return 0, c.fail(op, providers.ErrUnavailable, fmt.Errorf("%w: %w", providers.ErrNotSent, err))
 	}
 	for attempt := 0; ; attempt++ {
 		c.mu.Lock()

@@ -494,13 +494,6 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, c caller, bo
 	}
 	rec := &recorder{header: http.Header{}}
 	h(rec, r, c, body)
-	if rec.reset {
-		s.mu.Lock()
-		delete(s.idem, id)
-		s.mu.Unlock()
-		providertest.ResetConnection(w)
-		return
-	}
 	s.mu.Lock()
 	if rec.status >= 200 && rec.status < 300 {
 		e := s.idem[id]
@@ -509,6 +502,10 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, c caller, bo
 		delete(s.idem, id)
 	}
 	s.mu.Unlock()
+	if rec.reset {
+		providertest.ResetConnection(w)
+		return
+	}
 	for k, v := range rec.header {
 		w.Header()[k] = v
 	}

@@ -101,10 +101,12 @@ func (s *Server) afterActing(w http.ResponseWriter, r *http.Request, amount int6
 		return s.slow(r.Context())
 	case providertest.MagicCreateResetAfterActing * 100:
 		if rec, ok := w.(*recorder); ok {
-			rec.reset = true // idempotent drops the real connection
-		} else {
-			providertest.ResetConnection(w)
+			// The answer is made and remembered for the idempotency key, as OneKhusa
+			// would, but the connection drops before it is sent (idempotent does that).
+			rec.reset = true
+			return true
 		}
+		providertest.ResetConnection(w)
 		return false
 	case providertest.MagicCreateServerErrorAfterActing * 100:
 		s.problem(w, r, http.StatusInternalServerError, "E500", "An unexpected error occurred. Please try again later.")
