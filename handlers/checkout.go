@@ -179,7 +179,9 @@ func (s *Server) choose(c *gin.Context) {
 		return
 	}
 	if err == nil {
-		if a.PayURL != "" {
+		// Only an ordinary pending order sends the shopper to the provider's page; a shared
+		// attempt in review or still being confirmed shows the confirming page instead.
+		if a.PayURL != "" && a.Status == checkout.AttemptPending {
 			c.Redirect(http.StatusSeeOther, a.PayURL)
 		} else {
 			c.Redirect(http.StatusSeeOther, "/checkout/"+a.PaymentID+"/attempts/"+a.ID)
