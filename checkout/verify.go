@@ -26,7 +26,9 @@ const (
 	unknownOutcomeGrace = 2 * time.Minute
 	// readingMaxAge is how old a provider reading may be and still be reused by pages anyone
 	// may reload (the checkout and confirming pages), so reloads do not drive provider calls.
-	readingMaxAge = 5 * time.Second
+	// It is under the confirming page's 3-second refresh, so a shopper waiting there gets a
+	// fresh reading on every refresh while a flood of reloads makes one call per interval.
+	readingMaxAge = 2500 * time.Millisecond
 )
 
 func checkDelay(checks int) time.Duration {
