@@ -375,3 +375,32 @@ func TestVerificationsAreCoalesced(t *testing.T) {
 		t.Fatalf("%d provider calls: a reading older than a few seconds must be renewed", fx.fake.fetches)
 	}
 }
+
+// Item 1: an attempt failed after its grace period (the provider's search had not found the
+// order) is still paid when the provider later notifies Kassa of it.
+func TestLateNotificationAfterGraceStillPays(t *testing.T) {
+	fx := newFixture(t)
+	ctx := context.Background()
+	p := fx.payment(t, 2500, "USD")
+	fx.fake.createErr = unavailable()
+	a, err := fx.svc.StartAttempt(ctx, p.ID, checkout.Choice{Provider: "fake"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx.fake.createErr = nil
+	fx.advance(5 * time.Minute)
+	fx.svc.Reconcile(ctx)
+	if got, _ := fx.svc.Store.FindAttempt(ctx, a.ID); got.Status != checkout.AttemptFailed {
+		t.Fatalf("attempt %s", got.Status)
+	}
+	// The provider had the order after all, and the shopper paid it.
+	fx.fake.CreateOrder(ctx, providers.Order{Reference: a.ID, Amount: 2500, Currency: "USD"})
+	fx.fake.set(fx.refFor(a.ID), providers.StatusPaid)
+	found, err := fx.svc.AttemptForCallback(ctx, "fake", providers.CallbackHint{Reference: a.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := fx.svc.VerifyNotified(ctx, found.PaymentID, found.ID); err != nil || v.Payment.Status != checkout.PaymentPaid {
+		t.Fatalf("payment %s after the provider's notification, %v", v.Payment.Status, err)
+	}
+}

@@ -106,8 +106,11 @@ func (s *Service) verify(ctx context.Context, a *Attempt, o verifyOpts) error {
 		return nil // the create is under way; the stale-creating sweep takes over if it dies
 	case a.Status == AttemptPaid && !o.evenPaid:
 		return nil // nothing left to learn on a page
-	case a.ProviderRef == "" && !a.Status.Live():
-		return nil // the provider refused to create it: nothing to ask about
+	case a.ProviderRef == "" && !a.Status.Live() && !o.evenPaid:
+		// The provider refused it, or long after a lost answer had no order for it: nothing
+		// to ask about, unless the provider itself notifies Kassa of an order carrying the
+		// attempt's reference (then it is looked up, and a late payment still counts).
+		return nil
 	}
 	pr, ok := s.Providers.Get(a.Provider)
 	if !ok {
@@ -342,7 +345,7 @@ func (s *Service) Reconcile(ctx context.Context) (int, error) {
 		n++
 		// The create may have reached the provider before the process stopped: look it up
 		// by Kassa's reference instead of failing it on a guess.
-		if err := s.outcomeUnknown(ctx, &a, "interrupted before the provider answered", false, now); err != nil {
+		if err := s.outcomeUnknown(ctx, &a, "interrupted before the provider answered", s.IsPush(ctx, a), now); err != nil {
 			return n, err
 		}
 	}

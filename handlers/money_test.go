@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/kassa-pay/kassa/checkout"
 	"github.com/kassa-pay/kassa/providers"
@@ -109,5 +110,29 @@ func TestCheckoutPageFindsPaymentMadeWithoutReturn(t *testing.T) {
 	}
 	if got, _ := e.svc.Payment(context.Background(), p.ID); got.Status != checkout.PaymentPaid || len(got.Attempts) != 1 {
 		t.Fatalf("payment %s with %d attempts", got.Status, len(got.Attempts))
+	}
+}
+
+// Issue 10 items 3 and 5: an attempt in review whose provider cannot be asked keeps the
+// shopper on the confirming page, with no way to pay again until the provider answers.
+func TestReviewedAttemptShowsConfirming(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	p := e.newPayment(t, 503_00) // the sandbox's magic amount: every status lookup fails
+	a, err := e.svc.StartAttempt(ctx, p.ID, checkout.Choice{Provider: providers.Onecheckout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.Apply(ctx, checkout.Change{Attempt: &checkout.AttemptChange{ID: a.ID,
+		From: []checkout.AttemptStatus{checkout.AttemptPending}, To: checkout.AttemptReview, Checks: -1, At: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	status, _ := e.page(t, "/checkout/"+p.ID)
+	if status != http.StatusSeeOther {
+		t.Fatalf("checkout page with an attempt in review: %d, want a redirect to the confirming page", status)
+	}
+	status, body := e.page(t, "/checkout/"+p.ID+"/attempts/"+a.ID)
+	if status != 200 || !strings.Contains(body, "Confirming your payment") || strings.Contains(body, "Back to the payment choices") {
+		t.Fatalf("confirming page: %d\n%s", status, body)
 	}
 }
