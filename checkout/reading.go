@@ -16,6 +16,9 @@ import (
 type readings struct {
 	mu sync.Mutex
 	m  map[string]reading
+	// pruned is when old readings were last dropped: at most once a second, so a busy
+	// instance does not scan the map on every verification.
+	pruned time.Time
 }
 
 type reading struct {
@@ -36,12 +39,13 @@ func (r *readings) put(id string, at time.Time, err error) {
 	if r.m == nil {
 		r.m = map[string]reading{}
 	}
-	if len(r.m) > 4096 { // forget old readings rather than grow without bound
+	if len(r.m) > 1024 && at.Sub(r.pruned) > time.Second { // forget readings too old to reuse
 		for k, v := range r.m {
-			if at.Sub(v.at) > time.Minute {
+			if at.Sub(v.at) > readingMaxAge {
 				delete(r.m, k)
 			}
 		}
+		r.pruned = at
 	}
 	r.m[id] = reading{at: at, err: err}
 }
