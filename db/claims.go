@@ -27,7 +27,7 @@ const (
 // attempts whose next check is due and that no other instance holds.
 func (db *DB) DueAttempts(ctx context.Context, now time.Time, limit int) ([]checkout.Attempt, error) {
 	out, err := db.claimAttempts(ctx, db.dialect.claimDueAttempts, now,
-		string(checkout.AttemptPending), string(checkout.AttemptAuthorized), ms(now), ms(now), min(limit, ClaimBatch))
+		string(checkout.AttemptPending), string(checkout.AttemptAuthorized), string(checkout.AttemptReview), ms(now), ms(now), min(limit, ClaimBatch))
 	sort.SliceStable(out, func(i, j int) bool { return out[i].NextCheckAt.Before(out[j].NextCheckAt) })
 	return out, err
 }

@@ -15,7 +15,8 @@ func seedAttempts(t *testing.T, d *DB, p *checkout.Payment, n int, st checkout.A
 	t.Helper()
 	var ids []string
 	for i := range n {
-		a := &checkout.Attempt{ID: fmt.Sprintf("att_%s_%03d", st, i), PaymentID: p.ID, Provider: "fake", Status: st, Money: p.Money,
+		// Each its own method: one payment holds one live attempt per provider and method.
+		a := &checkout.Attempt{ID: fmt.Sprintf("att_%s_%03d", st, i), PaymentID: p.ID, Provider: "fake", Method: fmt.Sprintf("%s-%d", st, i), Status: st, Money: p.Money,
 			ProviderRef: fmt.Sprintf("ord_%d", i), NextCheckAt: due, CreatedAt: created, UpdatedAt: created}
 		if err := d.CreateAttempt(context.Background(), a, checkout.Event{PaymentID: p.ID, Type: checkout.EventAttemptCreated, CreatedAt: created}); err != nil {
 			t.Fatal(err)

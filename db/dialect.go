@@ -31,7 +31,7 @@ const (
 )
 
 const (
-	dueAttemptsWhere   = `status IN (?, ?) AND next_check_at <= ? AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_check_at LIMIT ?`
+	dueAttemptsWhere   = `status IN (?, ?, ?) AND next_check_at <= ? AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_check_at LIMIT ?`
 	staleCreatingWhere = `status = ? AND created_at < ? AND (lease_until IS NULL OR lease_until < ?) ORDER BY created_at LIMIT ?`
 	expiredWhere       = `status = ? AND expires_at <= ? AND (lease_until IS NULL OR lease_until < ?) ORDER BY expires_at LIMIT ?`
 )

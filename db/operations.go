@@ -103,8 +103,8 @@ func (db *DB) lag(ctx context.Context, query string, args ...any) (time.Duration
 // VerificationLag is how late the background verification of live attempts is: how long
 // ago the oldest due check fell due.
 func (db *DB) VerificationLag(ctx context.Context) (time.Duration, error) {
-	return db.lag(ctx, `SELECT MIN(next_check_at) FROM attempts WHERE status IN (?, ?) AND next_check_at <= ?`,
-		string(checkout.AttemptPending), string(checkout.AttemptAuthorized), ms(db.now()))
+	return db.lag(ctx, `SELECT MIN(next_check_at) FROM attempts WHERE status IN (?, ?, ?) AND next_check_at <= ?`,
+		string(checkout.AttemptPending), string(checkout.AttemptAuthorized), string(checkout.AttemptReview), ms(db.now()))
 }
 
 // ExpiryLag is how late the expiry job is: how long ago the oldest open payment past its

@@ -21,7 +21,6 @@ var lockPaymentSQL = map[string]string{
 	"postgres": `SELECT ` + paymentColumns + ` FROM payments WHERE id = ? FOR UPDATE`,
 }
 
-
 const refundColumns = `id, payment_id, attempt_id, provider, amount, currency, reason, note, status, provider_ref, error,
 	requested_by, checks, next_check_at, succeeded_at, created_at, updated_at`
 

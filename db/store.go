@@ -202,15 +202,28 @@ func (db *DB) queryAttempts(ctx context.Context, where string, args ...any) ([]c
 
 // CreateAttempt implements checkout.Store.
 func (db *DB) CreateAttempt(ctx context.Context, a *checkout.Attempt, ev checkout.Event) error {
+	var slot sql.NullString
+	if a.Status.Holding() {
+		slot = sql.NullString{String: liveKey(a.PaymentID, a.Provider, a.Method), Valid: true}
+	}
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO attempts (`+attemptColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		res, err := tx.ExecContext(ctx, `INSERT INTO attempts (`+attemptColumns+`, live_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (live_key) DO NOTHING`,
 			a.ID, a.PaymentID, string(a.Provider), a.Method, string(a.Status), a.ProviderRef, a.PayURL, a.Amount, a.Currency,
-			a.Error, a.Checks, nullMS(a.NextCheckAt), ms(a.CreatedAt), ms(a.UpdatedAt))
-		if err != nil {
+			a.Error, a.Checks, nullMS(a.NextCheckAt), ms(a.CreatedAt), ms(a.UpdatedAt), slot)
+		if err := affectedOne(res, err); err != nil {
+			if errors.Is(err, checkout.ErrConflict) {
+				return err // another attempt holds the slot
+			}
 			return fmt.Errorf("db: insert attempt: %w", err)
 		}
 		return insertEvent(ctx, tx, ev)
 	})
+}
+
+// liveKey names an attempt's payment+provider+method slot (see migration 0004).
+func liveKey(paymentID string, provider providers.ID, method string) string {
+	return paymentID + "|" + string(provider) + "|" + method
 }
 
 // FindAttempt implements checkout.Store.
@@ -245,11 +258,16 @@ func (db *DB) Apply(ctx context.Context, c checkout.Change) error {
 			}
 		}
 		if ac := c.Attempt; ac != nil {
-			args := []any{string(ac.To), ac.ProviderRef, ac.PayURL, ac.Error, ac.Checks, ac.Checks, nullMS(ac.NextCheckAt), ms(ac.At), ac.ID}
+			release := 0
+			if ac.ReleaseSlot || !ac.To.Holding() {
+				release = 1
+			}
+			args := []any{string(ac.To), release, ac.ProviderRef, ac.PayURL, ac.Error, ac.Checks, ac.Checks, nullMS(ac.NextCheckAt), ms(ac.At), ac.ID}
 			for _, f := range ac.From {
 				args = append(args, string(f))
 			}
 			res, err := tx.ExecContext(ctx, `UPDATE attempts SET status = ?,
+				live_key = CASE WHEN ? = 1 THEN NULL ELSE live_key END,
 				provider_ref = COALESCE(NULLIF(?, ''), provider_ref),
 				pay_url = COALESCE(NULLIF(?, ''), pay_url),
 				error = COALESCE(NULLIF(?, ''), error),
