@@ -118,13 +118,20 @@ func (h *Handler) createLink(c *gin.Context) {
 		MaxPayments: strings.TrimSpace(c.PostForm("max_payments")), Expires: strings.TrimSpace(c.PostForm("expires")),
 		SuccessURL: strings.TrimSpace(c.PostForm("success_url"))}
 	n, errs := f.parse()
-	if len(errs) == 0 {
-		if err := h.Checkout.ValidateLink(n); err != nil {
-			errs = fields(err)
-			if errs == nil {
-				h.fail(c, err)
-				return
+	// The domain's checks too, so every field's message shows at once; what could not be read
+	// keeps its own message.
+	if err := h.Checkout.ValidateLink(n); err != nil {
+		fe := fields(err)
+		if fe == nil {
+			h.fail(c, err)
+			return
+		}
+		for k, m := range fe {
+			price := k == "amount" || strings.HasPrefix(k, "lineItems") || strings.HasPrefix(k, "quantity")
+			if _, ok := errs[k]; ok || (price && (errs["currencyCode"] != "" || errs["lineItems"] != "" || errs["amount"] != "")) {
+				continue
 			}
+			errs[k] = m
 		}
 	}
 	if len(errs) > 0 {
@@ -252,11 +259,26 @@ func linkErrors(errs map[string]string) map[string]string {
 			out[k] = "must be a positive amount, or give line items"
 		case k == "maxPayments":
 			out[k] = "must be a whole number of at least 1, or empty for no limit"
+		case k == "lineItems":
+			if !hasLineError(errs) {
+				out[k] = m
+			}
 		default:
 			out[k] = m
 		}
 	}
 	return out
+}
+
+// hasLineError reports whether one line item has an error of its own, which says more than
+// the total's.
+func hasLineError(errs map[string]string) bool {
+	for k := range errs {
+		if strings.HasPrefix(k, "lineItems[") {
+			return true
+		}
+	}
+	return false
 }
 
 // editForm is the link page's edit form as posted.
