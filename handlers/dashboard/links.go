@@ -460,5 +460,15 @@ func (h *Handler) printLink(c *gin.Context) {
 	p := h.page(c, "Print "+l.Name, "links")
 	p.HeadCSS = "/static/link-print.css?v=" + static.Version("link-print.css")
 	render(c, http.StatusOK, views.LinkPrintPage(views.LinkPrintView{Page: p, Name: l.Name, Description: l.Description,
-		Price: h.linkPrice(l), QR: "/l/" + url.PathEscape(l.ID) + "/qr.svg", URL: u, ShortURL: short, BackURL: linkPage(l.ID)}))
+		Price: printPrice(l), QR: "/l/" + url.PathEscape(l.ID) + "/qr.svg", URL: u, ShortURL: short, BackURL: linkPage(l.ID)}))
+}
+
+// printPrice is the price as a shopper reads it on the card: the price of one, "each" when they
+// choose the quantity.
+func printPrice(l *checkout.Link) string {
+	s := checkout.Money{Amount: l.UnitAmount, Currency: l.Currency}.String()
+	if l.Adjustable {
+		s += " each"
+	}
+	return s
 }

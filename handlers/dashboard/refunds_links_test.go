@@ -208,7 +208,7 @@ func TestPaymentLinkScreens(t *testing.T) {
 	want(t, b.get("/dashboard/links/"+id+"/print"), http.StatusOK, "<h1>Tote bag</h1>", `src="/l/`+id+`/qr.svg"`, "/static/link-print.css",
 		strings.TrimPrefix(linkURL, "http://"))
 	css := b.get("/static/link-print.css")
-	want(t, css, http.StatusOK, "@page{size:A6")
+	want(t, css, http.StatusOK, "@page{size:105mm 148mm;size:A6;")
 
 	// Created with line items only.
 	a = b.post("/dashboard/links", url.Values{"app": {e.app.ClientID}, "name": {"Breakfast"}, "currency": {"INR"}, "lines": {"Tea | 2 | 30\nToast | 45.50"}})
