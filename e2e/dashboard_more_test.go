@@ -96,6 +96,7 @@ func TestDashboardRefunds(t *testing.T) {
 	if got := k.refunds(t, oc.ID); len(got.Refunds) != 1 || got.Refunds[0].Status != "manual" || got.Refunds[0].Amount != 6197 {
 		t.Fatalf("the manual refund: %+v", got)
 	}
+	shoot(t, ctx, k, map[string]string{"payment-manual-refund": "/dashboard/payments/" + oc.ID})
 	do(t, ctx, chromedp.WaitVisible(button("Cancel refund")), chromedp.Click(button("Confirm")))
 	do(t, ctx, chromedp.WaitVisible(`//*[@role='status'][contains(., 'Refund of USD 61.97 confirmed.')]`))
 	waitStatus(t, ctx, "refunded")
