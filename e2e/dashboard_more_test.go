@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"net/http"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -19,8 +20,8 @@ var (
 	pdfMediaBox = regexp.MustCompile(`/MediaBox\s*\[\s*0\s+0\s+([0-9.]+)\s+([0-9.]+)\s*\]`)
 )
 
-// signInNoScript signs the operator in, in a tab with JavaScript off.
-func signInNoScript(t *testing.T, k *kassa) context.Context {
+// signInNoScript creates an operator and signs it in, in a tab with JavaScript off.
+func signInNoScript(t *testing.T, k *kassa) (context.Context, string) {
 	t.Helper()
 	pw := k.operator(t, "ops@example.com")
 	ctx := tab(t)
@@ -29,7 +30,43 @@ func signInNoScript(t *testing.T, k *kassa) context.Context {
 		chromedp.SendKeys(labelled("Email"), "ops@example.com"), chromedp.SendKeys(labelled("Password"), pw),
 		chromedp.Click(button("Sign in")))
 	waitHeading(t, ctx, "Overview")
-	return ctx
+	return ctx, pw
+}
+
+// axePages runs axe-core on pages, signed in, in a tab with JavaScript on, when KASSA_AXE names
+// axe.min.js (as checkAccessibility does for the other dashboard pages).
+func axePages(t *testing.T, k *kassa, password string, pages ...string) {
+	t.Helper()
+	path := os.Getenv("KASSA_AXE")
+	if path == "" {
+		return
+	}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := tab(t)
+	// Tabs share the browser's cookies: the tab may be signed in already.
+	do(t, ctx, chromedp.Navigate(k.URL+"/dashboard"), chromedp.WaitVisible(chromedp.CSS("h1")))
+	if strings.Contains(get(t, ctx, chromedp.Location()), "/sign-in") {
+		do(t, ctx, chromedp.SendKeys(labelled("Email"), "ops@example.com"), chromedp.SendKeys(labelled("Password"), password),
+			chromedp.Click(button("Sign in")), chromedp.WaitVisible(button("Sign out")))
+	}
+	for _, page := range pages {
+		do(t, ctx, chromedp.Navigate(k.URL+page), chromedp.WaitVisible(chromedp.CSS("h1")))
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](string(src)+";true", chromedp.EvalAsValue)); err != nil {
+			t.Fatalf("loading axe-core on %s: %v", page, err)
+		}
+		out, err := chromedp.Run(ctx, chromedp.Evaluate[string](`axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]}})
+			.then(r => JSON.stringify(r.violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(" ")).slice(0, 3)}))))`,
+			chromedp.EvalAsValue, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatalf("axe on %s: %v", page, err)
+		}
+		if out != "[]" {
+			t.Errorf("axe-core violations on %s: %s", page, out)
+		}
+	}
 }
 
 // statusBadge is the payment page's status, from the badge in its heading.
@@ -52,7 +89,7 @@ func waitStatus(t *testing.T, ctx context.Context, status string) {
 // payment's refund is manual until the operator presses Confirm, then it is refunded.
 func TestDashboardRefunds(t *testing.T) {
 	k := start(t)
-	ctx := signInNoScript(t, k)
+	ctx, pw := signInNoScript(t, k)
 
 	enkash, _ := payInBrowser(t, k, "EnKash", 199907, "INR")
 	do(t, ctx, chromedp.Navigate(k.URL+"/dashboard/payments/"+enkash.ID))
@@ -93,10 +130,12 @@ func TestDashboardRefunds(t *testing.T) {
 	do(t, ctx, chromedp.Click(button("Refund")))
 	do(t, ctx, chromedp.WaitVisible(`//*[@role='status'][contains(., 'recorded as manual')]`))
 	waitStatus(t, ctx, "paid")
-	if got := k.refunds(t, oc.ID); len(got.Refunds) != 1 || got.Refunds[0].Status != "manual" || got.Refunds[0].Amount != 6197 {
-		t.Fatalf("the manual refund: %+v", got)
+	got1 := k.refunds(t, oc.ID)
+	if len(got1.Refunds) != 1 || got1.Refunds[0].Status != "manual" || got1.Refunds[0].Amount != 6197 {
+		t.Fatalf("the manual refund: %+v", got1)
 	}
 	shoot(t, ctx, k, map[string]string{"payment-manual-refund": "/dashboard/payments/" + oc.ID})
+	axePages(t, k, pw, "/dashboard/payments/"+oc.ID, "/dashboard/payments/"+enkash.ID, "/dashboard/refunds/"+got1.Refunds[0].ID+"/cancel")
 	do(t, ctx, chromedp.WaitVisible(button("Cancel refund")), chromedp.Click(button("Confirm")))
 	do(t, ctx, chromedp.WaitVisible(`//*[@role='status'][contains(., 'Refund of USD 61.97 confirmed.')]`))
 	waitStatus(t, ctx, "refunded")
@@ -115,7 +154,7 @@ func TestDashboardRefunds(t *testing.T) {
 // opening that URL sees the link.
 func TestDashboardPaymentLink(t *testing.T) {
 	k := start(t)
-	ctx := signInNoScript(t, k)
+	ctx, pw := signInNoScript(t, k)
 	do(t, ctx, chromedp.Click(`//nav//a[normalize-space(.)='Payment links']`))
 	waitHeading(t, ctx, "Payment links")
 	// A price that is not a number is refused, with what was typed kept.
@@ -164,6 +203,20 @@ func TestDashboardPaymentLink(t *testing.T) {
 	}
 	id := strings.TrimPrefix(u, k.URL+"/l/")
 	shoot(t, ctx, k, map[string]string{"links": "/dashboard/links", "link": "/dashboard/links/" + id, "link-print": "/dashboard/links/" + id + "/print"})
+	axePages(t, k, pw, "/dashboard/links", "/dashboard/links/"+id, "/dashboard/links/"+id+"/print")
+
+	// With JavaScript on (tabs share the session), Copy selects the snippet and copies it, or
+	// says how to.
+	js := tab(t)
+	do(t, js, chromedp.Navigate(k.URL+"/dashboard/links/"+id), chromedp.WaitVisible(labelled("Button HTML")),
+		chromedp.Click(`//div[textarea[@id='snippet-button']]//button[normalize-space(.)='Copy']`))
+	status, err := chromedp.Run(js, chromedp.Poll[string](`document.querySelector("#snippet-button").parentElement.querySelector(".copy-status").textContent || false`))
+	if err != nil || (status != "Copied." && !strings.HasPrefix(status, "Press Ctrl+C")) {
+		t.Fatalf("after Copy the snippet's status says %q (%v)", status, err)
+	}
+	if sel, _ := chromedp.Run(js, chromedp.Evaluate[bool](`(() => { const f = document.getElementById("snippet-button"); return f.selectionStart === 0 && f.selectionEnd === f.value.length; })()`)); !sel {
+		t.Fatal("Copy did not select the snippet")
+	}
 
 	// The printable card, and Deactivate: the public page then answers 410.
 	do(t, ctx, chromedp.Navigate(k.URL+"/dashboard/links/"+id), chromedp.Click(`//a[normalize-space(.)='Printable A6 page']`))
