@@ -1,6 +1,9 @@
 package dashboard
 
 import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"net/url"
 	"slices"
@@ -51,6 +54,7 @@ func (h *Handler) refundsView(v *views.PaymentView, p *checkout.Payment, f *refu
 		v.Reasons = append(v.Reasons, string(r))
 	}
 	v.RefundAction = "/dashboard/payments/" + url.PathEscape(p.ID) + "/refunds"
+	v.RefundKey = formKey()
 	v.RefundCurrency = p.Currency
 	v.RefundReason = string(checkout.ReasonRequestedByCustomer)
 	if left > 0 {
@@ -59,6 +63,19 @@ func (h *Handler) refundsView(v *views.PaymentView, p *checkout.Payment, f *refu
 	if f != nil {
 		v.RefundAmount, v.RefundReason, v.RefundNote = f.Amount, f.Reason, f.Note
 		v.RefundErrors = errs
+	}
+}
+
+// formKey is a fresh random key for a form that must not act twice.
+func formKey() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (h *Handler) logIdem(c *gin.Context, err error) {
+	if err != nil {
+		h.log().ErrorContext(c.Request.Context(), "dashboard refund form key not recorded", "err", err)
 	}
 }
 
@@ -94,8 +111,39 @@ func (h *Handler) createRefund(c *gin.Context) {
 		again(map[string]string{"amount": "must be more than zero"}, "The refund was not made: the amount must be more than zero.")
 		return
 	}
+	// The form carries a key made when it was drawn: the same form sent twice (a double
+	// click, a resent POST) makes one refund, as an Idempotency-Key does on the API.
+	idem, _ := h.Checkout.Store.(checkout.IdempotencyStore)
+	key := c.PostForm("key")
+	if idem == nil || key == "" || len(key) > 64 {
+		idem = nil
+	} else {
+		key = "dashboard:refund:" + key
+		sum := sha256.Sum256([]byte(p.ID + "\n" + f.Amount + "\n" + f.Reason + "\n" + f.Note))
+		held, err := idem.ClaimIdempotencyKey(ctx, p.ClientID, key, hex.EncodeToString(sum[:]))
+		switch {
+		case err != nil:
+			h.fail(c, err)
+			return
+		case !held.SameRequest:
+			again(nil, "The refund was not made: this form was already sent with other values. Check the refunds above before refunding again.")
+			return
+		case !held.Claimed:
+			h.setNotice(c, "This refund form was already sent: the refund was made once, not twice.")
+			seeOther(c, "/dashboard/payments/"+url.PathEscape(p.ID))
+			return
+		}
+	}
 	r, err := h.Checkout.CreateRefund(ctx, p.ID, checkout.NewRefund{Amount: amount, Reason: checkout.RefundReason(f.Reason),
 		Note: f.Note, RequestedBy: "operator:" + operator(c).Email})
+	if idem != nil {
+		if err != nil {
+			err2 := idem.ReleaseIdempotencyKey(ctx, p.ClientID, key)
+			h.logIdem(c, err2)
+		} else {
+			h.logIdem(c, idem.FinishIdempotencyKey(ctx, p.ClientID, key, http.StatusSeeOther, []byte(r.ID)))
+		}
+	}
 	if fe := fields(err); fe != nil {
 		if _, ok := fe["amount"]; ok {
 			if fresh, err := h.Checkout.Payment(ctx, p.ID); err == nil {

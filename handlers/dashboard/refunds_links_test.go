@@ -43,7 +43,45 @@ func (e *env) payment(t *testing.T, id string) *checkout.Payment {
 	return p
 }
 
-var refundAction = regexp.MustCompile(`action="(/dashboard/refunds/[^"]+)/confirm"`)
+var (
+	refundAction = regexp.MustCompile(`action="(/dashboard/refunds/[^"]+)/confirm"`)
+	refundKey    = regexp.MustCompile(`name="key" value="([0-9a-f]{32})"`)
+)
+
+// TestRefundFormSentTwice: the same form sent twice (a double click with JavaScript off) makes
+// one refund; the same form sent again with another amount is refused.
+func TestRefundFormSentTwice(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser(t)
+	b.signIn()
+	p := e.paid(t, "D-1", 5000, "USD")
+	page := "/dashboard/payments/" + p.ID
+	m := refundKey.FindStringSubmatch(b.get(page).body)
+	if m == nil {
+		t.Fatal("the refund form has no key")
+	}
+	form := url.Values{"amount": {"10.00"}, "reason": {"other"}, "key": {m[1]}}
+	for i := range 2 {
+		if a := b.post(page+"/refunds", form); a.status != http.StatusSeeOther || a.header.Get("Location") != page {
+			t.Fatalf("post %d: %d %q", i+1, a.status, a.header.Get("Location"))
+		}
+	}
+	want(t, b.get(page), http.StatusOK, "This refund form was already sent: the refund was made once, not twice.")
+	form.Set("amount", "20.00")
+	want(t, b.post(page+"/refunds", form), http.StatusUnprocessableEntity, "this form was already sent with other values")
+	if got := e.payment(t, p.ID); len(got.Refunds) != 1 || got.Refunds[0].Amount != 1000 {
+		t.Fatalf("refunds %+v", got.Refunds)
+	}
+	// A refused form gives its key back: corrected, it refunds.
+	m = refundKey.FindStringSubmatch(b.get(page).body)
+	want(t, b.post(page+"/refunds", url.Values{"amount": {"999"}, "reason": {"other"}, "key": {m[1]}}), http.StatusUnprocessableEntity)
+	if a := b.post(page+"/refunds", url.Values{"amount": {"5"}, "reason": {"other"}, "key": {m[1]}}); a.status != http.StatusSeeOther {
+		t.Fatalf("the corrected form: %d", a.status)
+	}
+	if got := e.payment(t, p.ID); len(got.Refunds) != 2 {
+		t.Fatalf("refunds %+v", got.Refunds)
+	}
+}
 
 func TestRefundForm(t *testing.T) {
 	e := newEnv(t)
