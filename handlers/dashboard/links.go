@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -126,9 +127,12 @@ func (h *Handler) createLink(c *gin.Context) {
 			h.fail(c, err)
 			return
 		}
+		// Decided against the form's own errors only, not the domain's merged so far: map
+		// order would otherwise decide which of the domain's price messages survive.
+		parsed := maps.Clone(errs)
 		for k, m := range fe {
 			price := k == "amount" || strings.HasPrefix(k, "lineItems") || strings.HasPrefix(k, "quantity")
-			if _, ok := errs[k]; ok || (price && (errs["currencyCode"] != "" || errs["lineItems"] != "" || errs["amount"] != "")) {
+			if _, ok := parsed[k]; ok || (price && (parsed["currencyCode"] != "" || parsed["lineItems"] != "" || parsed["amount"] != "")) {
 				continue
 			}
 			errs[k] = m
