@@ -56,6 +56,15 @@ func Supported(code string) bool {
 	return slices.ContainsFunc(Languages, func(l Language) bool { return l.Code == code })
 }
 
+// Codes lists the codes of Languages, English first.
+func Codes() []string {
+	out := make([]string, len(Languages))
+	for i, l := range Languages {
+		out[i] = l.Code
+	}
+	return out
+}
+
 //go:embed messages/*.json
 var messageFiles embed.FS
 
@@ -187,20 +196,37 @@ func (t *Translator) Date(tm time.Time) string {
 // remembers it, then the browser's Accept-Language (by quality), then the merchant
 // application's default, then English. Unknown codes are skipped without an error.
 func Choose(query, cookie, acceptLanguage, appDefault string) string {
-	for _, c := range []string{query, cookie} {
-		if c = base(c); Supported(c) {
-			return c
-		}
-	}
-	for _, c := range acceptedLanguages(acceptLanguage) {
-		if Supported(c) {
-			return c
-		}
+	if c, ok := Asked(query, cookie, acceptLanguage); ok {
+		return c
 	}
 	if c := base(appDefault); Supported(c) {
 		return c
 	}
 	return Default
+}
+
+// Asked is the language the shopper asked for, by ?lang=, the cookie or Accept-Language, and
+// whether they asked for one Kassa speaks at all. When they did not, the page's application
+// default decides (see Choose), which a handler knows only once it has read the payment.
+func Asked(query, cookie, acceptLanguage string) (string, bool) {
+	for _, c := range []string{query, cookie} {
+		if c = base(c); Supported(c) {
+			return c, true
+		}
+	}
+	for _, c := range acceptedLanguages(acceptLanguage) {
+		if Supported(c) {
+			return c, true
+		}
+	}
+	return Default, false
+}
+
+// Valid returns code reduced to its base ("pt-BR" → "pt") and whether Kassa speaks it: the
+// check for a ?lang= worth remembering.
+func Valid(code string) (string, bool) {
+	c := base(code)
+	return c, Supported(c)
 }
 
 // base reduces "pt-BR" or "PT_br" to "pt".
@@ -253,7 +279,13 @@ func WithTranslator(ctx context.Context, t *Translator) context.Context {
 	return context.WithValue(ctx, ctxKey{}, t)
 }
 
-var fallback = MustLoad().Translator(Default)
+var shared = MustLoad()
+
+var fallback = shared.Translator(Default)
+
+// Shared is the catalogue loaded from the embedded files at start. Catalogues hold no
+// per-request state, so one serves every request.
+func Shared() *Catalogue { return shared }
 
 // From returns the translator the request chose, or English when none was set (a view
 // rendered outside a request, such as in a unit test).

@@ -100,7 +100,7 @@ func TestCataloguesComplete(t *testing.T) {
 	}
 	placeholder := regexp.MustCompile(`\{\{\s*\.(\w+)\s*\}\}`)
 	args := []any{"Amount", "AMT", "Provider", "PRV", "Message", "MSG", "Method", "MTH", "Min", 1, "Max", 9,
-		"Day", 1, "Month", "MON", "Year", 2026, "Time", "12:00", "Zone", "UTC"}
+		"Day", 1, "Month", "MON", "Year", 2026, "Time", "12:00", "Zone", "UTC", "Network", "NET", "Date", "DAT"}
 	for _, l := range Languages {
 		tr := c.Translator(l.Code)
 		for _, id := range en {
@@ -109,7 +109,7 @@ func TestCataloguesComplete(t *testing.T) {
 			for _, m := range placeholder.FindAllStringSubmatch(text, -1) {
 				t.Errorf("%s %q leaves a placeholder unfilled: %s", l.Code, id, m[0])
 			}
-			for _, v := range []string{"AMT", "PRV", "MSG", "MTH"} {
+			for _, v := range []string{"AMT", "PRV", "MSG", "MTH", "NET", "DAT"} {
 				if (regexp.MustCompile(v).MatchString(enText)) != regexp.MustCompile(v).MatchString(text) {
 					t.Errorf("%s %q: English uses %s and this translation does not, or the other way round: %q", l.Code, id, v, text)
 				}
