@@ -152,7 +152,11 @@ func (s *Server) renderCheckout(c *gin.Context, status int, p *checkout.Payment,
 	for _, o := range s.Checkout.Options(c.Request.Context(), p) {
 		ov := views.OptionView{Provider: string(o.Provider), Label: o.Name, Checked: string(o.Provider) == f.Provider}
 		for _, m := range o.Methods {
-			ov.Methods = append(ov.Methods, views.MethodView{ID: m.ID, Name: m.Name, NeedsPhone: m.NeedsPhone,
+			name := m.Name
+			if key := "method." + string(o.Provider) + "." + m.ID; t.Has(key) {
+				name = t.T(key)
+			}
+			ov.Methods = append(ov.Methods, views.MethodView{ID: m.ID, Name: name, NeedsPhone: m.NeedsPhone,
 				Selected: ov.Checked && m.ID == f.Method})
 		}
 		v.Options = append(v.Options, ov)

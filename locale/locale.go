@@ -146,6 +146,14 @@ func (t *Translator) T(id string, args ...any) string {
 	return t.render(id, nil, args)
 }
 
+// Has reports whether the catalogues hold message id (in English, at least): for names that
+// are translated where Kassa has words for them and shown as they come otherwise, such as a
+// provider's payment method names.
+func (t *Translator) Has(id string) bool {
+	_, err := t.en.Localize(&i18n.LocalizeConfig{MessageID: id})
+	return err == nil
+}
+
 // N renders a message with plural forms for count, which is also available as {{.Count}}.
 func (t *Translator) N(id string, count int, args ...any) string {
 	return t.render(id, count, append(args, "Count", count))
