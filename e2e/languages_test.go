@@ -56,7 +56,7 @@ func TestPayInChichewa(t *testing.T) {
 		t.Fatalf("<html lang=%q>", got)
 	}
 	page := bodyText(ctx, t)
-	for _, want := range []string{"Sankhani njira yolipirira", "Nambala ya foni", "Zonse pamodzi (MWK)", "MK\u00a045,000.00"} {
+	for _, want := range []string{"Sankhani njira yolipirira", "Nambala ya foni", "Ndalama zonse (MWK)", "MK\u00a045,000.00"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("Chichewa checkout page lacks %q:\n%s", want, page)
 		}
