@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,6 +75,8 @@ func TestPayInChichewa(t *testing.T) {
 	if got := k.payment(t, p.ID); got.Status != "paid" {
 		t.Fatalf("API after paying in Chichewa: %+v", got)
 	}
+	do(t, ctx, chromedp.EmulateViewport(360, 740), chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("h1")))
+	screenshot(t, ctx, "lang-ny-thanks-360")
 }
 
 func TestPayInHindi(t *testing.T) {
@@ -110,6 +111,28 @@ func TestPayInHindi(t *testing.T) {
 	}
 	if got := k.payment(t, p.ID); got.Status != "paid" {
 		t.Fatalf("API after paying in Hindi: %+v", got)
+	}
+	// Part refunded (EnKash refunds through its API at once): the page says so in Hindi.
+	var r map[string]any
+	if status := k.api(t, "POST", "/api/payment/"+p.ID+"/refunds", map[string]any{"amount": 50000}, &r); status != 201 {
+		t.Fatalf("refund: %d %v", status, r)
+	}
+	do(t, ctx, chromedp.EmulateViewport(360, 740), chromedp.Reload())
+	waitHeading(t, ctx, "आपके भुगतान के लिए धन्यवाद")
+	if page := bodyText(ctx, t); !strings.Contains(page, "इसमें से ₹500.00") || !strings.Contains(page, "वापस की गई राशि") {
+		t.Fatalf("Hindi page after a partial refund:\n%s", page)
+	}
+	screenshot(t, ctx, "lang-hi-refunded-360")
+}
+
+// screenshot saves the page as name.png in KASSA_SCREENSHOTS, when it is set.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	if dir := os.Getenv("KASSA_SCREENSHOTS"); dir != "" {
+		png := get(t, ctx, chromedp.FullScreenshot(100))
+		if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -148,11 +171,6 @@ func TestCheckoutAccessibleInEveryLanguage(t *testing.T) {
 		if checks["overflow"] == true {
 			t.Errorf("%s: the page is wider than 360 px: %v", l.Code, checks["wide"])
 		}
-		if dir := os.Getenv("KASSA_SCREENSHOTS"); dir != "" {
-			png := get(t, ctx, chromedp.FullScreenshot(100))
-			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("lang-%s-360.png", l.Code)), png, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
+		screenshot(t, ctx, "lang-"+l.Code+"-360")
 	}
 }
