@@ -25,7 +25,10 @@ type App struct {
 	DisplayName string
 	LogoURL     string
 	AccentColor string // "#rrggbb"
-	CreatedAt   time.Time
+	// DefaultLanguage is the language of the shopper pages when the shopper's browser names
+	// none Kassa speaks (a code of locale.Languages); empty means English.
+	DefaultLanguage string
+	CreatedAt       time.Time
 }
 
 // Scope is a permission a client token carries.

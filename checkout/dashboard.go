@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/kassa-pay/kassa/locale"
 )
 
 // AppPatch changes some of an application's fields; nil fields stay.
@@ -15,6 +17,8 @@ type AppPatch struct {
 	DisplayName *string
 	LogoURL     *string
 	AccentColor *string
+	// DefaultLanguage is one of locale.Languages' codes, or "" for English.
+	DefaultLanguage *string
 }
 
 var hexColor = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
@@ -66,6 +70,12 @@ func applyPatch(a *App, p AppPatch) error {
 			fe.add("accentColor", "must be a colour such as #0b57d0")
 		}
 		a.AccentColor = strings.ToLower(*p.AccentColor)
+	}
+	if p.DefaultLanguage != nil {
+		if *p.DefaultLanguage != "" && !locale.Supported(*p.DefaultLanguage) {
+			fe.add("defaultLanguage", "must be one of "+strings.Join(locale.Codes(), ", ")+", or empty for English")
+		}
+		a.DefaultLanguage = *p.DefaultLanguage
 	}
 	return fe.err()
 }

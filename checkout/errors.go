@@ -24,7 +24,13 @@ type Error struct {
 	Fields map[string]string
 	// Err is the cause, for logs; never shown to users.
 	Err error
+	// Shopper names Message in the catalogue for shopper pages, ShopperFields each of Fields'
+	// texts as a whole sentence (see Message); empty where only an API client sees the error.
+	Shopper       Message
+	ShopperFields map[string]Message
 }
+
+func asError(err error, e **Error) bool { return errors.As(err, e) }
 
 func (e *Error) Error() string {
 	if e.Err != nil {

@@ -425,8 +425,10 @@ func (l *Link) Price(q int64) (int64, []LineItem, error) {
 		if l.QuantityMax != l.QuantityMin {
 			msg = fmt.Sprintf("must be between %d and %d", l.QuantityMin, l.QuantityMax)
 		}
+		min, max := strconv.FormatInt(l.QuantityMin, 10), strconv.FormatInt(l.QuantityMax, 10)
 		return 0, nil, &Error{Code: EINVALID, Message: "Choose a quantity " + strings.TrimPrefix(msg, "must be ") + ".",
-			Fields: map[string]string{"quantity": msg}}
+			Fields: map[string]string{"quantity": msg}, Shopper: Say("link.chooseQuantity", "Min", min, "Max", max),
+			ShopperFields: map[string]Message{"quantity": Say("link.quantityError", "Min", min, "Max", max)}}
 	}
 	if len(l.LineItems) == 0 {
 		return l.UnitAmount * q, []LineItem{{Name: l.Name, Quantity: q, UnitAmount: l.UnitAmount}}, nil

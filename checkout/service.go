@@ -290,10 +290,12 @@ func (s *Service) StartAttempt(ctx context.Context, paymentID string, c Choice) 
 	pr, ok := s.Providers.Get(c.Provider)
 	if !ok || !s.serves(ctx, pr, p.Currency) {
 		return nil, &Error{Code: EINVALID, Message: "Choose one of the offered ways to pay.",
-			Fields: map[string]string{"provider": "is not offered for this payment"}}
+			Fields: map[string]string{"provider": "is not offered for this payment"}, Shopper: Say("domain.chooseOffered"),
+			ShopperFields: map[string]Message{"provider": Say("field.providerNotOffered")}}
 	}
 	if !s.offered(ctx, pr.ID()) {
-		return nil, Errorf(EUNAVAILABLE, "%s is not available right now. Please choose another way to pay, or try again in a few minutes.", pr.Name())
+		return nil, &Error{Code: EUNAVAILABLE, Message: pr.Name() + " is not available right now. Please choose another way to pay, or try again in a few minutes.",
+			Shopper: Say("domain.unavailable", "Provider", pr.Name())}
 	}
 	if err := s.checkMethod(ctx, pr, p.Currency, &c); err != nil {
 		return nil, err
@@ -316,7 +318,7 @@ func (s *Service) payable(p *Payment) error {
 		return Errorf(ECONFLICT, "This payment is %s.", p.Status)
 	}
 	if !s.now().Before(p.ExpiresAt) {
-		return Errorf(ECONFLICT, "This payment has expired.")
+		return &Error{Code: ECONFLICT, Message: "This payment has expired.", Shopper: Say("domain.expired")}
 	}
 	return nil
 }
@@ -393,9 +395,11 @@ func (s *Service) startAttempt(ctx context.Context, paymentID string, pr provide
 			s.log().ErrorContext(ctx, "attempt failure not recorded", "attempt", a.ID, "err", aerr)
 		}
 		if errors.Is(err, providers.ErrInvalid) || errors.Is(err, providers.ErrDeclined) {
-			return nil, &Error{Code: EINVALID, Message: pr.Name() + " refused this payment. Please choose another way to pay.", Err: err}
+			return nil, &Error{Code: EINVALID, Message: pr.Name() + " refused this payment. Please choose another way to pay.", Err: err,
+				Shopper: Say("domain.refused", "Provider", pr.Name())}
 		}
-		return nil, &Error{Code: EUNAVAILABLE, Message: pr.Name() + " is not available right now. Please try again or choose another way to pay.", Err: err}
+		return nil, &Error{Code: EUNAVAILABLE, Message: pr.Name() + " is not available right now. Please try again or choose another way to pay.", Err: err,
+			Shopper: Say("domain.unavailable", "Provider", pr.Name())}
 	}
 	at := s.now()
 	a.Status, a.ProviderRef, a.PayURL, a.UpdatedAt = AttemptPending, sess.ProviderRef, sess.PayURL, at
@@ -456,7 +460,8 @@ func (s *Service) checkMethod(ctx context.Context, pr providers.Provider, cur st
 	}
 	ms, err := ml.Methods(ctx, cur)
 	if err != nil {
-		return &Error{Code: EUNAVAILABLE, Message: pr.Name() + " is not available right now. Please try again or choose another way to pay.", Err: err}
+		return &Error{Code: EUNAVAILABLE, Message: pr.Name() + " is not available right now. Please try again or choose another way to pay.", Err: err,
+			Shopper: Say("domain.unavailable", "Provider", pr.Name())}
 	}
 	for _, m := range ms {
 		if m.ID != c.Method {
@@ -468,17 +473,24 @@ func (s *Service) checkMethod(ctx context.Context, pr providers.Provider, cur st
 		}
 		if strings.TrimSpace(c.Phone) == "" {
 			return &Error{Code: EINVALID, Message: "Enter the phone number to send the payment request to.",
-				Fields: map[string]string{"phone": "is required for " + m.Name}}
+				Fields: map[string]string{"phone": "is required for " + m.Name}, Shopper: Say("domain.enterPhone"),
+				ShopperFields: map[string]Message{"phone": Say("phone.required", "Method", m.Name)}}
 		}
 		if pc, ok := pr.(providers.PhoneChecker); ok {
 			phone, err := pc.CheckPhone(m.ID, c.Phone)
 			if err != nil {
-				return &Error{Code: EINVALID, Message: "Check the phone number.", Fields: map[string]string{"phone": err.Error()}}
+				e := &Error{Code: EINVALID, Message: "Check the phone number.", Fields: map[string]string{"phone": err.Error()},
+					Shopper: Say("domain.checkPhone")}
+				if ie := (*providers.InputError)(nil); errors.As(err, &ie) && ie.Key != "" {
+					e.ShopperFields = map[string]Message{"phone": Say(ie.Key, ie.Args...)}
+				}
+				return e
 			}
 			c.Phone = phone
 		}
 		return nil
 	}
 	return &Error{Code: EINVALID, Message: "Choose one of the offered ways to pay.",
-		Fields: map[string]string{"method": "is not offered for this payment"}}
+		Fields: map[string]string{"method": "is not offered for this payment"}, Shopper: Say("domain.chooseOffered"),
+		ShopperFields: map[string]Message{"method": Say("field.methodNotOffered")}}
 }

@@ -330,18 +330,18 @@ func (db *DB) Events(ctx context.Context, paymentID string) ([]checkout.Event, e
 
 // CreateApp implements checkout.Store.
 func (db *DB) CreateApp(ctx context.Context, a *checkout.App) error {
-	_, err := db.exec(ctx, `INSERT INTO apps (`+appColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		a.ClientID, a.Name, a.WebhookURL, a.WebhookSecret.Reveal(), a.DisplayName, a.LogoURL, a.AccentColor, ms(a.CreatedAt))
+	_, err := db.exec(ctx, `INSERT INTO apps (`+appColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.ClientID, a.Name, a.WebhookURL, a.WebhookSecret.Reveal(), a.DisplayName, a.LogoURL, a.AccentColor, ms(a.CreatedAt), a.DefaultLanguage)
 	return err
 }
 
-const appColumns = `client_id, name, webhook_url, webhook_secret, display_name, logo_url, accent_color, created_at`
+const appColumns = `client_id, name, webhook_url, webhook_secret, display_name, logo_url, accent_color, created_at, default_language`
 
 func scanApp(row interface{ Scan(...any) error }) (*checkout.App, error) {
 	var a checkout.App
 	var secret string
 	var created int64
-	err := row.Scan(&a.ClientID, &a.Name, &a.WebhookURL, &secret, &a.DisplayName, &a.LogoURL, &a.AccentColor, &created)
+	err := row.Scan(&a.ClientID, &a.Name, &a.WebhookURL, &secret, &a.DisplayName, &a.LogoURL, &a.AccentColor, &created, &a.DefaultLanguage)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, checkout.ErrNotFound
 	} else if err != nil {
@@ -486,8 +486,8 @@ func (db *DB) CountPayments(ctx context.Context) (int, error) {
 
 // UpdateApp implements checkout.Store.
 func (db *DB) UpdateApp(ctx context.Context, a *checkout.App) error {
-	res, err := db.exec(ctx, `UPDATE apps SET name = ?, webhook_url = ?, display_name = ?, logo_url = ?, accent_color = ?
-		WHERE client_id = ?`, a.Name, a.WebhookURL, a.DisplayName, a.LogoURL, a.AccentColor, a.ClientID)
+	res, err := db.exec(ctx, `UPDATE apps SET name = ?, webhook_url = ?, display_name = ?, logo_url = ?, accent_color = ?,
+		default_language = ? WHERE client_id = ?`, a.Name, a.WebhookURL, a.DisplayName, a.LogoURL, a.AccentColor, a.DefaultLanguage, a.ClientID)
 	if err = affectedOne(res, err); errors.Is(err, checkout.ErrConflict) {
 		return checkout.ErrNotFound
 	}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/kassa-pay/kassa/checkout"
 	"github.com/kassa-pay/kassa/db"
+	"github.com/kassa-pay/kassa/locale"
 	"github.com/kassa-pay/kassa/providers"
 	"github.com/kassa-pay/kassa/providers/providertest"
 )
@@ -359,7 +360,7 @@ func TestPay(t *testing.T) {
 			ctx := tab(t)
 			do(t, ctx, chromedp.Navigate(p.CheckoutURL))
 			page := bodyText(ctx, t)
-			want := checkout.Money{Amount: j.Amount, Currency: j.Currency}.String()
+			want := locale.Shared().Translator("en").Money(j.Amount, j.Currency)
 			if !strings.Contains(page, want) || !strings.Contains(page, "Order #"+j.Currency) {
 				t.Fatalf("checkout page lacks %q or the reference label:\n%s", want, page)
 			}
@@ -390,7 +391,7 @@ func TestCancelThenPay(t *testing.T) {
 			p := k.createPayment(t, j.Amount, j.Currency)
 			ctx := tab(t)
 			do(t, ctx, chromedp.Navigate(p.CheckoutURL), chooseProvider(j.Name), pressOnProvider("Cancel"))
-			waitHeading(t, ctx, "Pay "+checkout.Money{Amount: j.Amount, Currency: j.Currency}.String())
+			waitHeading(t, ctx, "Pay "+locale.Shared().Translator("en").Money(j.Amount, j.Currency))
 			if page := bodyText(ctx, t); !strings.Contains(page, "cancelled") {
 				t.Fatalf("after cancelling, no notice containing 'cancelled':\n%s", page)
 			}
@@ -413,7 +414,7 @@ func TestDecline(t *testing.T) {
 			p := k.createPayment(t, j.Amount, j.Currency)
 			ctx := tab(t)
 			do(t, ctx, chromedp.Navigate(p.CheckoutURL), chooseProvider(j.Name), pressOnProvider("Decline"))
-			waitHeading(t, ctx, "Pay "+checkout.Money{Amount: j.Amount, Currency: j.Currency}.String())
+			waitHeading(t, ctx, "Pay "+locale.Shared().Translator("en").Money(j.Amount, j.Currency))
 			if page := bodyText(ctx, t); !strings.Contains(page, "declined") || strings.Contains(page, "Thank you") {
 				t.Fatalf("after declining, no notice containing 'declined':\n%s", page)
 			}

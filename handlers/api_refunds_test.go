@@ -54,7 +54,7 @@ func TestRefundEnKashPartThenRest(t *testing.T) {
 	}
 	// The shopper's page says what was given back, and when.
 	if status, page := e.page(t, "/checkout/"+id); status != 200 || !strings.Contains(page, "<h1>Thank you for your payment</h1>") ||
-		!strings.Contains(page, "INR 500.00 of it was refunded on") {
+		!strings.Contains(page, "₹500.00 of it was refunded on") {
 		t.Fatalf("thank-you page after a partial refund: %d\n%s", status, page)
 	}
 	status, rest := e.api(t, "POST", "/api/payment/"+id+"/refunds", e.token, ``)
@@ -160,7 +160,7 @@ func TestRefundOnecheckoutManualThenConfirmed(t *testing.T) {
 		t.Fatalf("the payment list does not show what was refunded: %d %v", status, list)
 	}
 	if status, page := e.page(t, "/checkout/"+id); status != 200 || !strings.Contains(page, "<h1>This payment was refunded</h1>") ||
-		!strings.Contains(page, "USD 42.00 was given back on") || strings.Contains(page, "Thank you") {
+		!strings.Contains(page, "$42.00 was given back on") || strings.Contains(page, "Thank you") {
 		t.Fatalf("page of a refunded payment: %d\n%s", status, page)
 	}
 	if status, _ := e.api(t, "POST", "/api/refunds/"+r["id"].(string)+"/cancel", dash, ""); status != http.StatusConflict {

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 
@@ -9,6 +8,7 @@ import (
 	"github.com/gorilla/csrf"
 
 	"github.com/kassa-pay/kassa/checkout"
+	"github.com/kassa-pay/kassa/locale"
 	"github.com/kassa-pay/kassa/providers"
 	"github.com/kassa-pay/kassa/views"
 )
@@ -33,9 +33,10 @@ func (s *Server) showCheckout(c *gin.Context) {
 		c.Redirect(http.StatusSeeOther, "/checkout/"+p.ID+"/attempts/"+waiting.ID)
 		return
 	}
-	notice := s.takeFlash(c)
+	t := s.shopperTranslator(c, p.ClientID)
+	notice := s.takeFlash(c, t)
 	if notice.Text == "" {
-		notice = attemptNotice(s.Checkout, p)
+		notice = attemptNotice(s.Checkout, p, t)
 	}
 	s.renderCheckout(c, http.StatusOK, p, checkoutForm{}, notice, nil)
 }
@@ -43,13 +44,14 @@ func (s *Server) showCheckout(c *gin.Context) {
 // renderClosed renders the page of a payment that can no longer be paid and reports whether
 // it did.
 func (s *Server) renderClosed(c *gin.Context, p *checkout.Payment) bool {
+	t := s.shopperTranslator(c, p.ClientID)
 	switch {
 	case p.Status == checkout.PaymentPaid || p.Status == checkout.PaymentRefunded || p.Status == checkout.PaymentPartiallyRefunded:
-		title := "Thank you"
+		title := t.T("thanks.title")
 		if p.Status == checkout.PaymentRefunded {
-			title = "Payment refunded"
+			title = t.T("thanks.refundedSummary")
 		}
-		v := views.ThankYouView{Page: s.merchantPage(c, title, p), Amount: p.Money.String(), ReferenceLabel: p.ReferenceLabel,
+		v := views.ThankYouView{Page: s.merchantPage(c, title, p), Amount: t.Money(p.Amount, p.Currency), ReferenceLabel: p.ReferenceLabel,
 			SuccessURL: p.SuccessURL}
 		for _, a := range p.Attempts {
 			if a.Status == checkout.AttemptPaid {
@@ -58,18 +60,18 @@ func (s *Server) renderClosed(c *gin.Context, p *checkout.Payment) bool {
 			}
 		}
 		if !p.PaidAt.IsZero() {
-			v.PaidAt = p.PaidAt.Format("2 January 2006, 15:04 MST")
+			v.PaidAt = t.Date(p.PaidAt)
 		}
 		if n := p.RefundedAmount(); n > 0 {
-			v.Refunded = checkout.Money{Amount: n, Currency: p.Currency}.String()
-			v.RefundedAt = p.LastRefundAt().Format("2 January 2006, 15:04 MST")
+			v.Refunded = t.Money(n, p.Currency)
+			v.RefundedAt = t.Date(p.LastRefundAt())
 			v.FullyRefunded = p.Status == checkout.PaymentRefunded
 		}
 		render(c, http.StatusOK, views.ThankYouPage(v))
 	case p.Status == checkout.PaymentCancelled:
-		s.closedPage(c, p, "This payment was cancelled", "The merchant cancelled this payment, so it can no longer be paid.")
+		s.closedPage(c, p, t.T("closed.cancelledHeading"), t.T("closed.cancelledText"))
 	case p.Status == checkout.PaymentExpired || s.Checkout.PastExpiry(p):
-		s.closedPage(c, p, "This payment has expired", "The time to pay this payment has run out. Ask the merchant for a new payment link.")
+		s.closedPage(c, p, t.T("closed.expiredHeading"), t.T("closed.expiredText"))
 	default:
 		return false
 	}
@@ -79,7 +81,7 @@ func (s *Server) renderClosed(c *gin.Context, p *checkout.Payment) bool {
 func (s *Server) closedPage(c *gin.Context, p *checkout.Payment, heading, msg string) {
 	v := views.ErrorView{Page: page(heading), Heading: heading, Message: msg}
 	if p.CancelURL != "" {
-		v.LinkURL, v.LinkText = p.CancelURL, "Return to the merchant"
+		v.LinkURL, v.LinkText = p.CancelURL, tr(c).T("closed.return")
 	}
 	render(c, http.StatusGone, views.ErrorPage(v))
 }
@@ -93,7 +95,7 @@ func (s *Server) providerName(id providers.ID) string {
 
 // attemptNotice tells the shopper what happened on their last trip to a provider, from the
 // attempt's verified status, so it survives a reload and cannot be forged by a query string.
-func attemptNotice(svc *checkout.Service, p *checkout.Payment) views.Notice {
+func attemptNotice(svc *checkout.Service, p *checkout.Payment, t *locale.Translator) views.Notice {
 	a, ok := p.LatestAttempt()
 	if !ok {
 		return views.Notice{}
@@ -102,16 +104,18 @@ func attemptNotice(svc *checkout.Service, p *checkout.Payment) views.Notice {
 	if pr, ok := svc.Providers.Get(a.Provider); ok {
 		name = pr.Name()
 	}
-	again := " You can try again or choose another way to pay."
+	notice := func(kind, key string) views.Notice {
+		return views.Notice{Kind: kind, Text: t.T(key, "Provider", name) + " " + t.T("checkout.again")}
+	}
 	switch a.Status {
 	case checkout.AttemptDeclined:
-		return views.Notice{Kind: "error", Text: "Your payment with " + name + " was declined." + again}
+		return notice("error", "checkout.declined")
 	case checkout.AttemptCancelled:
-		return views.Notice{Kind: "info", Text: "You cancelled the payment with " + name + "." + again}
+		return notice("info", "checkout.cancelled")
 	case checkout.AttemptExpired:
-		return views.Notice{Kind: "info", Text: "The payment with " + name + " timed out." + again}
+		return notice("info", "checkout.timedOut")
 	case checkout.AttemptFailed:
-		return views.Notice{Kind: "error", Text: name + " could not take this payment." + again}
+		return notice("error", "checkout.failed")
 	}
 	return views.Notice{}
 }
@@ -134,10 +138,13 @@ func (f checkoutForm) choice() checkout.Choice {
 }
 
 func (s *Server) renderCheckout(c *gin.Context, status int, p *checkout.Payment, f checkoutForm, notice views.Notice, fields map[string]string) {
+	t := s.shopperTranslator(c, p.ClientID)
+	amount := t.Money(p.Amount, p.Currency)
 	v := views.CheckoutView{
-		Page:           s.merchantPage(c, "Pay "+p.Money.String(), p),
+		Page:           s.merchantPage(c, t.T("checkout.title", "Amount", amount), p),
 		PaymentID:      p.ID,
-		Amount:         p.Money.String(),
+		Amount:         amount,
+		Currency:       p.Currency,
 		ReferenceLabel: p.ReferenceLabel,
 		Notice:         notice,
 		FieldErrors:    fields,
@@ -149,12 +156,16 @@ func (s *Server) renderCheckout(c *gin.Context, status int, p *checkout.Payment,
 	}
 	for _, li := range p.LineItems {
 		v.Lines = append(v.Lines, views.LineView{Name: li.Name, Quantity: li.Quantity,
-			Total: checkout.Money{Amount: li.Quantity * li.UnitAmount, Currency: p.Currency}.String()})
+			Total: t.Money(li.Quantity*li.UnitAmount, p.Currency)})
 	}
 	for _, o := range s.Checkout.Options(c.Request.Context(), p) {
 		ov := views.OptionView{Provider: string(o.Provider), Label: o.Name, Checked: string(o.Provider) == f.Provider}
 		for _, m := range o.Methods {
-			ov.Methods = append(ov.Methods, views.MethodView{ID: m.ID, Name: m.Name, NeedsPhone: m.NeedsPhone,
+			name := m.Name
+			if key := "method." + string(o.Provider) + "." + m.ID; t.Has(key) {
+				name = t.T(key)
+			}
+			ov.Methods = append(ov.Methods, views.MethodView{ID: m.ID, Name: name, NeedsPhone: m.NeedsPhone,
 				Selected: ov.Checked && m.ID == f.Method})
 		}
 		v.Options = append(v.Options, ov)
@@ -184,9 +195,9 @@ func (s *Server) choose(c *gin.Context) {
 			s.pageError(c, perr)
 			return
 		}
-		name := s.providerName(a.Provider)
+		t := s.shopperTranslator(c, p.ClientID)
 		s.renderCheckout(c, http.StatusServiceUnavailable, p, f, views.Notice{Kind: "error",
-			Text: name + " is not available right now. Please try again or choose another way to pay."}, nil)
+			Text: t.T("domain.unavailable", "Provider", s.providerName(a.Provider))}, nil)
 		return
 	}
 	if err == nil {
@@ -213,9 +224,8 @@ func (s *Server) choose(c *gin.Context) {
 		s.pageError(c, perr)
 		return
 	}
-	var e *checkout.Error
-	errors.As(err, &e)
-	s.renderCheckout(c, httpStatus(code), p, f, views.Notice{Kind: "error", Text: e.Message}, e.Fields)
+	t := s.shopperTranslator(c, p.ClientID)
+	s.renderCheckout(c, httpStatus(code), p, f, views.Notice{Kind: "error", Text: errorText(t, err)}, fieldTexts(t, err))
 }
 
 // providerReturn serves GET /checkout/:id/return/:attempt, where providers send the shopper
@@ -239,7 +249,7 @@ func (s *Server) providerReturn(c *gin.Context) {
 		// The provider sent the shopper to the cancel URL but has not closed its order:
 		// keep watching it, and let the shopper choose again.
 		name := s.providerName(v.Attempt.Provider)
-		s.setFlash(c, views.Notice{Kind: "info", Text: "The payment with " + name + " was cancelled or not completed. You can try again or choose another way to pay."})
+		s.setFlash(c, "info", checkout.Say("checkout.notCompleted", "Provider", name))
 		c.Redirect(http.StatusSeeOther, checkoutURL)
 	default:
 		c.Redirect(http.StatusSeeOther, checkoutURL+"/attempts/"+attemptID)
@@ -267,11 +277,12 @@ func (s *Server) attemptStatus(c *gin.Context) {
 	if v.Err == nil && v.Attempt.Status == checkout.AttemptPending && v.Attempt.ProviderRef != "" {
 		backURL = "/checkout/" + paymentID
 	}
-	pg := s.merchantPage(c, "Confirming your payment", v.Payment)
+	t := s.shopperTranslator(c, v.Payment.ClientID)
+	pg := s.merchantPage(c, t.T("pending.title"), v.Payment)
 	pg.Refresh = 3
 	render(c, http.StatusOK, views.PendingPage(views.PendingView{
 		Page:           pg,
-		Amount:         v.Payment.Money.String(),
+		Amount:         t.Money(v.Payment.Amount, v.Payment.Currency),
 		ReferenceLabel: v.Payment.ReferenceLabel,
 		Provider:       s.providerName(v.Attempt.Provider),
 		Push:           v.Attempt.PayURL == "" && s.Checkout.IsPush(ctx, v.Attempt),

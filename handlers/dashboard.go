@@ -14,19 +14,21 @@ import (
 // OAuth2 access tokens from POST /oauth/token.
 
 type appResponse struct {
-	ClientID      string    `json:"clientId"`
-	Name          string    `json:"name"`
-	WebhookURL    string    `json:"webhookUrl"`
-	WebhookSecret string    `json:"webhookSecret,omitempty"`
-	DisplayName   string    `json:"displayName"`
-	LogoURL       string    `json:"logoUrl"`
-	AccentColor   string    `json:"accentColor"`
-	CreatedAt     time.Time `json:"createdAt"`
+	ClientID      string `json:"clientId"`
+	Name          string `json:"name"`
+	WebhookURL    string `json:"webhookUrl"`
+	WebhookSecret string `json:"webhookSecret,omitempty"`
+	DisplayName   string `json:"displayName"`
+	LogoURL       string `json:"logoUrl"`
+	AccentColor   string `json:"accentColor"`
+	// DefaultLanguage: the shopper pages' language when the browser names none Kassa speaks.
+	DefaultLanguage string    `json:"defaultLanguage"`
+	CreatedAt       time.Time `json:"createdAt"`
 }
 
 func appJSON(a *checkout.App, withSecret bool) appResponse {
 	r := appResponse{ClientID: a.ClientID, Name: a.Name, WebhookURL: a.WebhookURL, DisplayName: a.DisplayName,
-		LogoURL: a.LogoURL, AccentColor: a.AccentColor, CreatedAt: a.CreatedAt}
+		LogoURL: a.LogoURL, AccentColor: a.AccentColor, DefaultLanguage: a.DefaultLanguage, CreatedAt: a.CreatedAt}
 	if withSecret {
 		r.WebhookSecret = a.WebhookSecret.Reveal()
 	}
@@ -71,15 +73,17 @@ func (s *Server) listApps(c *gin.Context) {
 }
 
 type appRequest struct {
-	Name        *string `json:"name"`
-	WebhookURL  *string `json:"webhookUrl"`
-	DisplayName *string `json:"displayName"`
-	LogoURL     *string `json:"logoUrl"`
-	AccentColor *string `json:"accentColor"`
+	Name            *string `json:"name"`
+	WebhookURL      *string `json:"webhookUrl"`
+	DisplayName     *string `json:"displayName"`
+	LogoURL         *string `json:"logoUrl"`
+	AccentColor     *string `json:"accentColor"`
+	DefaultLanguage *string `json:"defaultLanguage"`
 }
 
 func (r appRequest) patch() checkout.AppPatch {
-	return checkout.AppPatch{Name: r.Name, WebhookURL: r.WebhookURL, DisplayName: r.DisplayName, LogoURL: r.LogoURL, AccentColor: r.AccentColor}
+	return checkout.AppPatch{Name: r.Name, WebhookURL: r.WebhookURL, DisplayName: r.DisplayName, LogoURL: r.LogoURL, AccentColor: r.AccentColor,
+		DefaultLanguage: r.DefaultLanguage}
 }
 
 // createApp serves POST /api/payment-applications; the answer carries the webhook secret.

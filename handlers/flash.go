@@ -3,12 +3,14 @@ package handlers
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/json"
 	"net/http"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/gorilla/securecookie"
 
+	"github.com/kassa-pay/kassa/checkout"
+	"github.com/kassa-pay/kassa/locale"
 	"github.com/kassa-pay/kassa/views"
 )
 
@@ -25,7 +27,7 @@ const flashMaxAge = 300
 // the same database agrees on it without another setting.
 func (s *Server) flashCodec() *securecookie.SecureCookie {
 	m := hmac.New(sha256.New, s.CSRFKey)
-	m.Write([]byte("kassa flash cookie v1"))
+	m.Write([]byte("kassa flash cookie v2"))
 	sc := securecookie.New(m.Sum(nil), nil)
 	sc.MaxAge(flashMaxAge)
 	return sc
@@ -34,9 +36,15 @@ func (s *Server) flashCodec() *securecookie.SecureCookie {
 // flashPath is the path the flash cookie is scoped to: the payment's own pages.
 func flashPath(c *gin.Context) string { return "/checkout/" + c.Param("id") }
 
-// setFlash leaves n for the next checkout page of this payment.
-func (s *Server) setFlash(c *gin.Context, n views.Notice) {
-	v, err := s.flashCodec().Encode(flashCookie, n.Kind+"|"+n.Text)
+// setFlash leaves a notice of kind ("error", "info", "success") for the next checkout page of
+// this payment. It carries the message's catalogue key, not its words, so the page says it in
+// the language it is shown in.
+func (s *Server) setFlash(c *gin.Context, kind string, m checkout.Message) {
+	raw, err := json.Marshal(flashNotice{Kind: kind, Message: m})
+	if err != nil {
+		return
+	}
+	v, err := s.flashCodec().Encode(flashCookie, string(raw))
 	if err != nil {
 		s.log().WarnContext(c.Request.Context(), "flash not set", "err", err)
 		return
@@ -45,8 +53,14 @@ func (s *Server) setFlash(c *gin.Context, n views.Notice) {
 		HttpOnly: true, Secure: s.secureCookies(), SameSite: http.SameSiteLaxMode})
 }
 
-// takeFlash returns the notice left for this page, if any, and clears it.
-func (s *Server) takeFlash(c *gin.Context) views.Notice {
+// flashNotice is a flash cookie's content.
+type flashNotice struct {
+	Kind    string           `json:"kind"`
+	Message checkout.Message `json:"message"`
+}
+
+// takeFlash returns the notice left for this page, if any, in t's words, and clears it.
+func (s *Server) takeFlash(c *gin.Context, t *locale.Translator) views.Notice {
 	ck, err := c.Request.Cookie(flashCookie)
 	if err != nil {
 		return views.Notice{}
@@ -57,6 +71,9 @@ func (s *Server) takeFlash(c *gin.Context) views.Notice {
 	if err := s.flashCodec().Decode(flashCookie, ck.Value, &v); err != nil {
 		return views.Notice{}
 	}
-	kind, text, _ := strings.Cut(v, "|")
-	return views.Notice{Kind: kind, Text: text}
+	var n flashNotice
+	if err := json.Unmarshal([]byte(v), &n); err != nil || n.Message.Key == "" {
+		return views.Notice{}
+	}
+	return views.Notice{Kind: n.Kind, Text: say(t, n.Message)}
 }

@@ -278,7 +278,7 @@ func TestCheckoutPage(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("checkout page: %d", status)
 	}
-	for _, want := range []string{"USD 61.97", `<input type="radio" name="provider"`, ">Onecheckout</label>", "Pay USD 61.97</button>",
+	for _, want := range []string{"$61.97", "Total (USD)", `<input type="radio" name="provider"`, ">Onecheckout</label>", "Pay $61.97</button>",
 		"Order &lt;b&gt;1&lt;/b&gt;"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("checkout page lacks %q", want)
@@ -357,7 +357,7 @@ func TestProviderDownKeepsPaymentOpen(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), "Onecheckout is not available right now") {
 		t.Fatalf("provider down: %d\n%s", resp.StatusCode, b)
 	}
-	if !strings.Contains(string(b), "Pay USD 500.00</button>") {
+	if !strings.Contains(string(b), "Pay $500.00</button>") {
 		t.Fatal("the shopper must be able to choose again")
 	}
 	// A 5xx may come after the provider acted: the attempt stays live and is looked up,

@@ -3,7 +3,6 @@ package handlers
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -35,7 +34,7 @@ func (s *Server) showLink(c *gin.Context) {
 				q = strconv.FormatInt(n, 10)
 			} else {
 				_, _, err := l.Price(-1)
-				fields = fieldsOf(err)
+				fields = fieldTexts(s.shopperTranslator(c, l.ClientID), err)
 			}
 		}
 	}
@@ -60,7 +59,8 @@ func (s *Server) payLink(c *gin.Context) {
 		n, ok := parseQuantity(raw)
 		if !ok {
 			_, _, err := l.Price(-1)
-			s.renderLink(c, http.StatusUnprocessableEntity, l, raw, views.Notice{Kind: "error", Text: checkout.ErrorMessage(err)}, fieldsOf(err))
+			t := s.shopperTranslator(c, l.ClientID)
+			s.renderLink(c, http.StatusUnprocessableEntity, l, raw, views.Notice{Kind: "error", Text: errorText(t, err)}, fieldTexts(t, err))
 			return
 		}
 		q = n
@@ -70,8 +70,10 @@ func (s *Server) payLink(c *gin.Context) {
 	case err == nil:
 		c.Redirect(http.StatusSeeOther, "/checkout/"+p.ID)
 	case checkout.ErrorCode(err) == checkout.EINVALID:
-		s.renderLink(c, http.StatusUnprocessableEntity, l, raw, views.Notice{Kind: "error", Text: checkout.ErrorMessage(err)}, fieldsOf(err))
+		t := s.shopperTranslator(c, l.ClientID)
+		s.renderLink(c, http.StatusUnprocessableEntity, l, raw, views.Notice{Kind: "error", Text: errorText(t, err)}, fieldTexts(t, err))
 	case checkout.ClosedReason(err) != "":
+		s.shopperTranslator(c, l.ClientID)
 		s.linkClosedPage(c, checkout.ClosedReason(err))
 	default:
 		s.pageError(c, err)
@@ -90,27 +92,20 @@ func parseQuantity(raw string) (int64, bool) {
 	return n, err == nil
 }
 
-func fieldsOf(err error) map[string]string {
-	var e *checkout.Error
-	if errors.As(err, &e) {
-		return e.Fields
-	}
-	return nil
-}
-
 // openLink loads the link in the path and answers with the friendly page when it is unknown
 // or takes no payments.
 func (s *Server) openLink(c *gin.Context) (*checkout.Link, bool) {
 	l, err := s.Checkout.Link(c.Request.Context(), c.Param("id"))
 	if checkout.ErrorCode(err) == checkout.ENOTFOUND {
-		s.errorPage(c, http.StatusNotFound, "Payment link not found",
-			"We could not find this payment link. Check the address, or ask the merchant for a new link.")
+		t := tr(c)
+		s.errorPage(c, http.StatusNotFound, t.T("link.notFoundHeading"), t.T("link.notFoundText"))
 		return nil, false
 	} else if err != nil {
 		s.pageError(c, err)
 		return nil, false
 	}
 	if why := s.Checkout.LinkClosed(l); why != "" {
+		s.shopperTranslator(c, l.ClientID)
 		s.linkClosedPage(c, why)
 		return nil, false
 	}
@@ -121,30 +116,27 @@ func (s *Server) openLink(c *gin.Context) (*checkout.Link, bool) {
 // contract's one answer for a link that cannot be paid now. When every place is held by shoppers
 // still paying, the page says that one may come back.
 func (s *Server) linkClosedPage(c *gin.Context, why checkout.LinkClosed) {
+	t := tr(c)
 	switch why {
 	case checkout.LinkInactive:
-		s.errorPage(c, http.StatusGone, "This payment link is no longer active",
-			"The merchant has turned this payment link off, so it cannot be paid. Nothing was charged. Ask the merchant for a new link.")
+		s.errorPage(c, http.StatusGone, t.T("link.inactiveHeading"), t.T("link.inactiveText"))
 	case checkout.LinkExpired:
-		s.errorPage(c, http.StatusGone, "This payment link has expired",
-			"The time to pay with this link has run out. Nothing was charged. Ask the merchant for a new link.")
+		s.errorPage(c, http.StatusGone, t.T("link.expiredHeading"), t.T("link.expiredText"))
 	case checkout.LinkUsedUp:
-		s.errorPage(c, http.StatusGone, "Sold out",
-			"This payment link has taken all the payments it was set up for, so it cannot be paid again. Nothing was charged.")
+		s.errorPage(c, http.StatusGone, t.T("link.usedUpHeading"), t.T("link.usedUpText"))
 	default:
-		s.errorPage(c, http.StatusGone, "Sold out for now",
-			"Other shoppers are paying for what is left right now. If one of them does not finish, it becomes available again within "+
-				strconv.Itoa(int(checkout.LinkPaymentTTL/time.Minute))+" minutes. Nothing was charged.")
+		s.errorPage(c, http.StatusGone, t.T("link.heldHeading"),
+			t.N("link.heldText", int(checkout.LinkPaymentTTL/time.Minute)))
 	}
 }
 
 func (s *Server) renderLink(c *gin.Context, status int, l *checkout.Link, quantity string, n views.Notice, fields map[string]string) {
-	price := checkout.Money{Amount: l.UnitAmount, Currency: l.Currency}
+	t := s.shopperTranslator(c, l.ClientID)
 	v := views.LinkView{
 		Page:        s.merchantPage(c, l.Name, &checkout.Payment{ClientID: l.ClientID}),
 		Name:        l.Name,
 		Description: l.Description,
-		Price:       price.String(),
+		Price:       t.Money(l.UnitAmount, l.Currency),
 		Adjustable:  l.Adjustable,
 		Min:         l.QuantityMin,
 		Max:         l.QuantityMax,
@@ -158,7 +150,7 @@ func (s *Server) renderLink(c *gin.Context, status int, l *checkout.Link, quanti
 	if len(l.LineItems) > 1 || (len(l.LineItems) == 1 && l.LineItems[0].Quantity > 1) {
 		for _, li := range l.LineItems {
 			v.Lines = append(v.Lines, views.LineView{Name: li.Name, Quantity: li.Quantity,
-				Total: checkout.Money{Amount: li.Quantity * li.UnitAmount, Currency: l.Currency}.String()})
+				Total: t.Money(li.Quantity*li.UnitAmount, l.Currency)})
 		}
 	}
 	render(c, status, views.LinkPage(v))
@@ -181,8 +173,8 @@ func (s *Server) allowLinkPayment(c *gin.Context) bool {
 		now = s.LinkPayments.Now()
 	}
 	c.Header("Retry-After", strconv.Itoa(max(int(reset.Sub(now).Seconds())+1, 1)))
-	s.errorPage(c, http.StatusTooManyRequests, "Too many payments started",
-		"Too many payments were started from your network in a short time. Please wait a minute and try again. Nothing was charged.")
+	t := tr(c)
+	s.errorPage(c, http.StatusTooManyRequests, t.T("link.tooManyHeading"), t.T("link.tooManyText"))
 	return false
 }
 

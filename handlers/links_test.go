@@ -167,7 +167,7 @@ func TestLinkPageAndPayment(t *testing.T) {
 
 	status, body := e.page(t, "/l/"+id)
 	for _, want := range []string{"<h1>Tote bag</h1>", `<label for="quantity">Quantity</label>`, `type="number"`, `min="1"`, `max="5"`,
-		`value="1"`, ">Continue to payment</button>", "USD 24.00", "Sturdy canvas."} {
+		`value="1"`, ">Continue to payment</button>", "$24.00", "Sturdy canvas."} {
 		if !strings.Contains(body, want) {
 			t.Errorf("link page lacks %q", want)
 		}
@@ -225,7 +225,7 @@ func TestLinkPageAndPayment(t *testing.T) {
 		t.Fatalf("line items %v", p["lineItems"])
 	}
 	// Its checkout page is the usual one.
-	if status, body := e.page(t, loc); status != 200 || !strings.Contains(body, "USD 72.00") {
+	if status, body := e.page(t, loc); status != 200 || !strings.Contains(body, "$72.00") {
 		t.Fatalf("checkout page: %d", status)
 	}
 	// A payment not from a link has no linkId.

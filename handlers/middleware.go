@@ -72,8 +72,8 @@ func (s *Server) recoverPanics(c *gin.Context) {
 				return
 			}
 			if !c.Writer.Written() {
-				s.writeErrorPage(c.Writer, c.Request, http.StatusInternalServerError, "Something went wrong",
-					"Kassa hit an internal error. Nothing was charged by this page; please try again.")
+				t := tr(c)
+				s.writeErrorPage(c.Writer, c.Request, http.StatusInternalServerError, t.T("error.internalHeading"), t.T("error.internalText"))
 			}
 			c.Abort()
 		}

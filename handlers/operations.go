@@ -122,12 +122,12 @@ const providersDownRetry = "60"
 // same link works again in a few minutes.
 func (s *Server) providersDownPage(c *gin.Context, p *checkout.Payment) {
 	c.Header("Retry-After", providersDownRetry)
+	t := s.shopperTranslator(c, p.ClientID)
 	render(c, http.StatusServiceUnavailable, views.ErrorPage(views.ErrorView{
-		Page:    s.merchantPage(c, "Payments are unavailable", p),
-		Heading: "Payments are unavailable right now",
-		Message: "The payment services we use are not answering at the moment, so you cannot pay yet. " +
-			"Nothing has been charged and your payment is still open: please try again in a few minutes.",
+		Page:     s.merchantPage(c, t.T("error.allDownTitle"), p),
+		Heading:  t.T("error.allDownHeading"),
+		Message:  t.T("error.allDownText"),
 		LinkURL:  "/checkout/" + p.ID,
-		LinkText: "Try again",
+		LinkText: t.T("error.tryAgain"),
 	}))
 }

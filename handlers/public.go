@@ -40,8 +40,8 @@ func (s *Server) limitPublic(c *gin.Context) {
 		c.AbortWithStatusJSON(http.StatusTooManyRequests, gin.H{"message": "Too many requests.", "code": "rate_limited"})
 		return
 	}
-	s.errorPage(c, http.StatusTooManyRequests, "Too many requests",
-		"This address has opened Kassa's pages very often in a short time. Please wait a minute, then reload the page. Nothing about your payment has changed.")
+	t := tr(c)
+	s.errorPage(c, http.StatusTooManyRequests, t.T("error.tooManyHeading"), t.T("error.tooManyText"))
 }
 
 // clientAddress is the key a client is limited by: gin's ClientIP, which believes

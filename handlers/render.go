@@ -21,6 +21,7 @@ func render(c *gin.Context, status int, comp templ.Component) {
 func writeComponent(w http.ResponseWriter, r *http.Request, status int, comp templ.Component) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	varyByLanguage(w.Header())
 	w.WriteHeader(status)
 	if err := comp.Render(r.Context(), w); err != nil && !errors.Is(err, r.Context().Err()) {
 		panic(err)
@@ -74,16 +75,17 @@ func (s *Server) apiError(c *gin.Context, err error) {
 func (s *Server) pageError(c *gin.Context, err error) {
 	code := checkout.ErrorCode(err)
 	status := httpStatus(code)
+	t := tr(c)
 	switch code {
 	case checkout.ENOTFOUND:
-		s.errorPage(c, status, "Payment not found", "We could not find this payment. Check the link you were given, or ask the merchant for a new one.")
+		s.errorPage(c, status, t.T("error.notFoundHeading"), t.T("error.notFoundText"))
 	case checkout.EUNAVAILABLE:
-		s.errorPage(c, status, "Payment provider unavailable", checkout.ErrorMessage(err))
+		s.errorPage(c, status, t.T("error.providerHeading"), errorText(t, err))
 	case checkout.EINTERNAL:
 		s.log().ErrorContext(c.Request.Context(), "page error", "err", err)
-		s.errorPage(c, status, "Something went wrong", "Kassa hit an internal error. Nothing was charged by this page; please try again.")
+		s.errorPage(c, status, t.T("error.internalHeading"), t.T("error.internalText"))
 	default:
-		s.errorPage(c, status, "This did not work", checkout.ErrorMessage(err))
+		s.errorPage(c, status, t.T("error.genericHeading"), errorText(t, err))
 	}
 }
 
@@ -101,17 +103,19 @@ func (s *Server) notFound(c *gin.Context) {
 		c.AbortWithStatusJSON(http.StatusNotFound, gin.H{"message": "Not found", "code": checkout.ENOTFOUND})
 		return
 	}
-	s.errorPage(c, http.StatusNotFound, "Page not found", "There is nothing at this address.")
+	t := tr(c)
+	s.errorPage(c, http.StatusNotFound, t.T("error.pageNotFoundHeading"), t.T("error.pageNotFoundText"))
 }
 
 // merchantPage is page() branded for the payment's application, and marked "Test mode" when
 // it involves a simulated provider. Branding is decoration: if the application cannot be read,
-// the page is shown unbranded rather than not at all.
+// the page is shown unbranded rather than not at all. The title is already in the page's
+// language: call shopperTranslator before putting it into words.
 func (s *Server) merchantPage(c *gin.Context, title string, p *checkout.Payment) views.Page {
 	pg := page(title)
 	pg.TestMode = s.touchesSimulator(c.Request.Context(), p)
-	a, err := s.Checkout.App(c.Request.Context(), p.ClientID)
-	if err != nil {
+	a := s.pageApp(c, p.ClientID)
+	if a == nil {
 		return pg
 	}
 	pg.Brand, pg.Logo = a.Name, a.LogoURL

@@ -16,6 +16,7 @@ import (
 
 	"github.com/kassa-pay/kassa/checkout"
 	"github.com/kassa-pay/kassa/handlers/dashboard"
+	"github.com/kassa-pay/kassa/locale"
 	"github.com/kassa-pay/kassa/providers"
 	"github.com/kassa-pay/kassa/static"
 )
@@ -54,6 +55,8 @@ type Server struct {
 	// Dashboard serves the merchant dashboard under /dashboard; nil leaves it out.
 	Dashboard *dashboard.Handler
 	Log       *slog.Logger
+	// Locale holds the shopper pages' message catalogues; nil uses locale.Shared().
+	Locale *locale.Catalogue
 	// Ready checks that the database answers and is migrated (GET /readyz); nil skips it.
 	Ready func(context.Context) error
 }
@@ -93,14 +96,15 @@ func (s *Server) engine() *gin.Engine {
 		s.log().Error("trusted proxies ignored: the client address is the TCP peer's", "err", err)
 		_ = r.SetTrustedProxies(nil)
 	}
-	r.Use(s.requestID, s.logRequests, observeRequests, s.recoverPanics, securityHeaders)
+	r.Use(s.requestID, s.logRequests, observeRequests, s.chooseLanguage, s.recoverPanics, securityHeaders)
 	r.NoRoute(s.notFound)
 	r.NoMethod(func(c *gin.Context) {
 		if isAPI(c) {
 			c.AbortWithStatusJSON(http.StatusMethodNotAllowed, gin.H{"message": "Method not allowed.", "code": "method_not_allowed"})
 			return
 		}
-		s.errorPage(c, http.StatusMethodNotAllowed, "Not allowed", "This page cannot be used that way.")
+		t := tr(c)
+		s.errorPage(c, http.StatusMethodNotAllowed, t.T("error.notAllowedHeading"), t.T("error.notAllowedText"))
 	})
 
 	r.GET("/healthz", s.health)
@@ -197,8 +201,8 @@ func (s *Server) csrf() gin.HandlerFunc {
 
 func (s *Server) csrfFailed(w http.ResponseWriter, r *http.Request) {
 	s.log().WarnContext(r.Context(), "csrf check failed", "path", r.URL.Path, "reason", csrf.FailureReason(r))
-	s.writeErrorPage(w, r, http.StatusForbidden, "This form has expired",
-		"For your security, the form could not be accepted. Please go back, reload the page and try again.")
+	t := locale.From(r.Context())
+	s.writeErrorPage(w, r, http.StatusForbidden, t.T("error.formExpiredHeading"), t.T("error.formExpiredText"))
 }
 
 func (s *Server) health(c *gin.Context) {

@@ -8,6 +8,7 @@ import (
 	"github.com/gorilla/csrf"
 
 	"github.com/kassa-pay/kassa/checkout"
+	"github.com/kassa-pay/kassa/locale"
 	"github.com/kassa-pay/kassa/views"
 )
 
@@ -30,6 +31,9 @@ func (s *Server) storePage(c *gin.Context) {
 }
 
 func (s *Server) renderStore(c *gin.Context, status int, picked string, n views.Notice) {
+	// The demo store is English (it is a developer's page); the language links still set the
+	// checkout's language.
+	s.useLanguage(c, locale.Default)
 	v := views.StoreView{
 		Page:      page("Demo store"),
 		Product:   demoProduct,

@@ -2,7 +2,12 @@
 // shaped like its screen rather than database rows.
 package views
 
-import "strconv"
+import (
+	"context"
+	"strconv"
+
+	"github.com/kassa-pay/kassa/locale"
+)
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
@@ -26,3 +31,11 @@ func hasPhoneOption(os []OptionView) bool {
 	}
 	return false
 }
+
+// T renders message id in the request's language (see locale.From); args are name, value pairs.
+func T(ctx context.Context, id string, args ...any) string {
+	return locale.From(ctx).T(id, args...)
+}
+
+// lang is the request's language code, for <html lang>.
+func lang(ctx context.Context) string { return locale.From(ctx).Lang() }

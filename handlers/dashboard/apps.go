@@ -74,7 +74,7 @@ func (h *Handler) renderApp(c *gin.Context, status int, a, shown *checkout.App, 
 	}
 	v := views.AppView{Page: h.page(c, a.Name, "apps"), Name: a.Name, ClientID: a.ClientID, Created: h.fmtTime(a.CreatedAt),
 		Notice: n, DisplayName: shown.DisplayName, LogoURL: shown.LogoURL, AccentColor: shown.AccentColor,
-		PreviewName: shown.DisplayName, WebhookURL: shown.WebhookURL, Errors: errs, Base: appURL(a.ClientID)}
+		DefaultLanguage: shown.DefaultLanguage, PreviewName: shown.DisplayName, WebhookURL: shown.WebhookURL, Errors: errs, Base: appURL(a.ClientID)}
 	if v.PreviewName == "" {
 		v.PreviewName = a.Name
 	}
@@ -112,6 +112,9 @@ func (h *Handler) updateWebhook(c *gin.Context) {
 func (h *Handler) updateBranding(c *gin.Context) {
 	name, logo, accent := c.PostForm("display_name"), strings.TrimSpace(c.PostForm("logo_url")), strings.TrimSpace(c.PostForm("accent_color"))
 	p := checkout.AppPatch{DisplayName: &name, LogoURL: &logo, AccentColor: &accent}
+	if lang, ok := c.GetPostForm("default_language"); ok {
+		p.DefaultLanguage = &lang
+	}
 	if c.PostForm("preview") != "" {
 		a, err := h.Checkout.App(c.Request.Context(), c.Param("clientId"))
 		if err != nil {
@@ -120,6 +123,9 @@ func (h *Handler) updateBranding(c *gin.Context) {
 		}
 		shown := *a
 		shown.DisplayName, shown.LogoURL, shown.AccentColor = strings.TrimSpace(name), logo, strings.ToLower(accent)
+		if p.DefaultLanguage != nil {
+			shown.DefaultLanguage = *p.DefaultLanguage
+		}
 		h.renderApp(c, http.StatusOK, a, &shown, nil, views.Notice{Kind: "info", Text: "Preview only: press Save branding to keep it."})
 		return
 	}
@@ -138,7 +144,8 @@ func (h *Handler) patchApp(c *gin.Context, p checkout.AppPatch, done string) {
 	_, err = h.Checkout.UpdateApp(ctx, a.ClientID, p)
 	if fe := fields(err); fe != nil {
 		shown := *a
-		for f, v := range map[*string]*string{&shown.WebhookURL: p.WebhookURL, &shown.DisplayName: p.DisplayName, &shown.LogoURL: p.LogoURL, &shown.AccentColor: p.AccentColor} {
+		for f, v := range map[*string]*string{&shown.WebhookURL: p.WebhookURL, &shown.DisplayName: p.DisplayName, &shown.LogoURL: p.LogoURL, &shown.AccentColor: p.AccentColor,
+			&shown.DefaultLanguage: p.DefaultLanguage} {
 			if v != nil {
 				*f = *v
 			}

@@ -378,6 +378,17 @@ func TestApplications(t *testing.T) {
 	if a, _ := e.svc.App(context.Background(), created.ClientID); a.DisplayName != "Corner" || a.AccentColor != "#112233" || a.LogoURL != "https://x.example/l.png" {
 		t.Fatalf("branding saved as %+v", a)
 	}
+	// The checkout language: saved with the branding, refused when Kassa does not speak it,
+	// and left alone by a branding form without the field.
+	want(t, b.post(page+"/branding", url.Values{"default_language": {"xx"}}), http.StatusUnprocessableEntity, "Checkout language must be one of")
+	if r := b.post(page+"/branding", url.Values{"display_name": {"Corner"}, "default_language": {"ny"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("language: %d", r.status)
+	}
+	want(t, b.get(page), http.StatusOK, `<option value="ny" lang="ny" selected>Chichewa</option>`)
+	b.post(page+"/branding", url.Values{"display_name": {"Corner"}})
+	if a, _ := e.svc.App(context.Background(), created.ClientID); a.DefaultLanguage != "ny" {
+		t.Fatalf("default language %q after a form without the field", a.DefaultLanguage)
+	}
 	css := b.get(page + "/preview.css?accent=%23112233")
 	want(t, css, http.StatusOK, "--accent:#112233")
 	if b.get(page+"/preview.css?accent=red;}body{x").status != http.StatusNotFound {

@@ -421,11 +421,11 @@ var _ providers.PhoneChecker = (*Provider)(nil)
 func (p *Provider) CheckPhone(method, phone string) (string, error) {
 	local, network, err := NormalizeMSISDN(phone)
 	if err != nil {
-		return "", fmt.Errorf("must be a Malawian mobile number such as 0991 234 567")
+		return "", &providers.InputError{Key: "phone.notMalawian", Message: "must be a Malawian mobile number such as 0991 234 567"}
 	}
 	if network != method {
 		name := map[string]string{MethodAirtel: "Airtel Money", MethodMpamba: "TNM Mpamba"}[method]
-		return "", fmt.Errorf("is not on %s", name)
+		return "", &providers.InputError{Key: "phone.wrongNetwork", Args: []string{"Network", name}, Message: "is not on " + name}
 	}
 	return local, nil
 }
