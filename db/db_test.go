@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -55,20 +56,31 @@ func TestPostgresPoolSize(t *testing.T) {
 	if d.Dialect() != "postgres" {
 		return
 	}
-	sep := "?"
-	if strings.Contains(dbURL, "?") {
-		sep = "&"
+	withPool := func(n string) string {
+		u, err := url.Parse(dbURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := u.Query()
+		if q.Del("pool_max_conns"); n != "" {
+			q.Set("pool_max_conns", n)
+		}
+		u.RawQuery = q.Encode()
+		return u.String()
 	}
-	d2, err := Open(context.Background(), dbURL+sep+"pool_max_conns=3")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d2.Close()
-	if got := d2.write.Stats().MaxOpenConnections; got != 3 {
-		t.Fatalf("pool of %d connections, want 3", got)
-	}
-	if got := d.write.Stats().MaxOpenConnections; got != DefaultPostgresConns {
-		t.Fatalf("default pool of %d connections", got)
+	for _, tc := range []struct {
+		param string
+		want  int
+	}{{"3", 3}, {"", DefaultPostgresConns}} {
+		d2, err := Open(context.Background(), withPool(tc.param))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := d2.write.Stats().MaxOpenConnections
+		d2.Close()
+		if got != tc.want {
+			t.Fatalf("pool_max_conns=%q: a pool of %d connections, want %d", tc.param, got, tc.want)
+		}
 	}
 }
 

@@ -75,5 +75,13 @@ func NewDatabase(t testing.TB) string {
 		t.Fatal(err)
 	}
 	u.Path = "/" + name
+	// A small pool per handle: the packages' tests run side by side (and the multi-instance
+	// e2e starts several processes), all on one server with PostgreSQL's default 100
+	// connections; Kassa's default pool of 20 per process would run it out.
+	q := u.Query()
+	if !q.Has("pool_max_conns") {
+		q.Set("pool_max_conns", "6")
+	}
+	u.RawQuery = q.Encode()
 	return fmt.Sprint(u)
 }
