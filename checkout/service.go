@@ -44,6 +44,8 @@ type Service struct {
 	Log *slog.Logger
 	// DefaultTTL is how long a payment stays open when the merchant does not say.
 	DefaultTTL time.Duration
+	// WebhookAllowPrivate accepts webhook URLs on loopback and private addresses.
+	WebhookAllowPrivate bool
 }
 
 func (s *Service) now() time.Time {

@@ -228,7 +228,7 @@ func (s *Server) listPayments(c *gin.Context) {
 		s.apiError(c, err)
 		return
 	}
-	out := []paymentResponse{}
+	out := []checkout.PaymentView{}
 	for i := range page.Payments {
 		out = append(out, s.paymentJSON(&page.Payments[i]))
 	}

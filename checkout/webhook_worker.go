@@ -1,0 +1,338 @@
+package checkout
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/kassa-pay/kassa/webhooks"
+)
+
+// WebhookSender makes one attempt to deliver a signed webhook; webhooks.Client is the real one.
+type WebhookSender interface {
+	Send(ctx context.Context, m webhooks.Message) webhooks.Result
+}
+
+var _ WebhookSender = (*webhooks.Client)(nil)
+
+// DefaultRetrySchedule is the wait before each retry: Standard Webhooks' recommendation
+// (immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h) with two daily retries more, so a
+// delivery is tried ten times over about three days (75.6 h) before it is failed.
+var DefaultRetrySchedule = []time.Duration{
+	5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour,
+	10 * time.Hour, 10 * time.Hour, 24 * time.Hour, 24 * time.Hour,
+}
+
+// ParseRetrySchedule reads KASSA_WEBHOOK_RETRY_SCHEDULE: comma-separated durations between
+// attempts, such as "1s,2s,4s" (four attempts in all).
+func ParseRetrySchedule(s string) ([]time.Duration, error) {
+	var out []time.Duration
+	for _, part := range strings.Split(s, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(part))
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("retry schedule %q: %q is not a positive duration such as 5s or 2h", s, part)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// Jitter spreads a retry delay uniformly over ±20%, so the retries of many deliveries that
+// failed together (an endpoint coming back up) do not arrive together.
+func Jitter(d time.Duration) time.Duration {
+	return jitterWith(d, rand.Float64())
+}
+
+func jitterWith(d time.Duration, r float64) time.Duration {
+	return time.Duration(float64(d) * (0.8 + 0.4*r))
+}
+
+// maxRetryAfter bounds how long a receiver's Retry-After may push the next attempt.
+const maxRetryAfter = 24 * time.Hour
+
+// nextDelay is the wait after attempt number tries (1-based) failed, or false when the
+// schedule is over. A Retry-After longer than the schedule's wait is honoured.
+func nextDelay(schedule []time.Duration, tries int, retryAfter time.Duration, jitter func(time.Duration) time.Duration) (time.Duration, bool) {
+	if tries > len(schedule) {
+		return 0, false
+	}
+	d := jitter(schedule[tries-1])
+	retryAfter = min(retryAfter, maxRetryAfter)
+	return max(d, retryAfter), true
+}
+
+// webhookPayload is the body of every webhook.
+type webhookPayload struct {
+	Type      string      `json:"type"`
+	Timestamp time.Time   `json:"timestamp"`
+	Data      PaymentView `json:"data"`
+}
+
+func marshalWebhook(typ string, at time.Time, data PaymentView) ([]byte, error) {
+	return json.Marshal(webhookPayload{Type: typ, Timestamp: at.UTC(), Data: data})
+}
+
+// WebhookStats counts delivery outcomes since start, for metrics.
+type WebhookStats struct {
+	Delivered, Retried, Failed atomic.Int64
+}
+
+// WebhookWorker sends queued deliveries. Each delivery is claimed in the database with a
+// lease before it is sent, so any number of workers, in any number of processes sharing the
+// database, send each attempt once; nothing lives only in memory, so a crash loses nothing
+// (a delivery leased by a process that died is taken up again when its lease runs out).
+//
+// One slow or dead endpoint cannot hold up the others: a global pool bounds the sends in
+// flight, and each application's endpoint may use at most PerEndpoint of them, its further
+// deliveries left unclaimed for other workers meanwhile.
+type WebhookWorker struct {
+	Service *Service
+	Sender  WebhookSender
+	// Schedule is the wait before each retry; DefaultRetrySchedule when nil.
+	Schedule []time.Duration
+	// Workers bounds sends in flight (default 16); PerEndpoint bounds them per application
+	// (default 2).
+	Workers     int
+	PerEndpoint int
+	// Lease is how long a claim holds (default 1 minute): longer than a send may take.
+	Lease time.Duration
+	// Poll is how often the outbox is looked at (default 500 ms).
+	Poll time.Duration
+	// Retention is how long delivered rows are kept (default 30 days).
+	Retention time.Duration
+	// Owner names this worker in leases; random by default.
+	Owner string
+	// Jitter spreads retry delays; Jitter by default.
+	Jitter func(time.Duration) time.Duration
+	Stats  WebhookStats
+
+	once     sync.Once
+	mu       sync.Mutex
+	inflight map[string]int
+}
+
+func (w *WebhookWorker) init() {
+	w.once.Do(func() {
+		if w.Schedule == nil {
+			w.Schedule = DefaultRetrySchedule
+		}
+		if w.Workers <= 0 {
+			w.Workers = 16
+		}
+		if w.PerEndpoint <= 0 {
+			w.PerEndpoint = 2
+		}
+		if w.Lease <= 0 {
+			w.Lease = time.Minute
+		}
+		if w.Poll <= 0 {
+			w.Poll = 500 * time.Millisecond
+		}
+		if w.Retention <= 0 {
+			w.Retention = 30 * 24 * time.Hour
+		}
+		if w.Owner == "" {
+			w.Owner = "worker_" + randomID(12)
+		}
+		if w.Jitter == nil {
+			w.Jitter = Jitter
+		}
+		w.inflight = map[string]int{}
+	})
+}
+
+// Run sends deliveries until ctx ends, then waits for the sends in flight to finish (each
+// bounded by the sender's timeout), so a stop does not count an interrupted attempt against
+// the merchant. Delivered rows older than Retention are pruned every hour.
+func (w *WebhookWorker) Run(ctx context.Context) {
+	w.init()
+	s := w.Service
+	slots := make(chan struct{}, w.Workers)
+	freed := make(chan struct{}, 1)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	poll := time.NewTicker(w.Poll)
+	defer poll.Stop()
+	prune := time.NewTicker(time.Hour)
+	defer prune.Stop()
+	w.prune(ctx)
+	for {
+		claimed, err := w.claim(ctx, slots, freed, &wg)
+		if err != nil && ctx.Err() == nil {
+			s.log().ErrorContext(ctx, "webhooks: claim", "err", err)
+		}
+		if claimed > 0 && len(slots) < cap(slots) {
+			continue // there may be more due
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-poll.C:
+		case <-freed:
+		case <-prune.C:
+			w.prune(ctx)
+		}
+	}
+}
+
+// claim leases due deliveries while slots are free and starts sending them.
+func (w *WebhookWorker) claim(ctx context.Context, slots chan struct{}, freed chan struct{}, wg *sync.WaitGroup) (int, error) {
+	free := cap(slots) - len(slots)
+	if free == 0 {
+		return 0, nil
+	}
+	w.mu.Lock()
+	var busy []string
+	for client, n := range w.inflight {
+		if n >= w.PerEndpoint {
+			busy = append(busy, client)
+		}
+	}
+	w.mu.Unlock()
+	now := w.Service.now()
+	due, err := w.Service.Store.DueDeliveries(ctx, now, busy, 2*free)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, d := range due {
+		if len(slots) == cap(slots) || ctx.Err() != nil {
+			break
+		}
+		w.mu.Lock()
+		full := w.inflight[d.ClientID] >= w.PerEndpoint
+		w.mu.Unlock()
+		if full {
+			continue
+		}
+		ok, err := w.Service.Store.ClaimDelivery(ctx, d.ID, w.Owner, now, now.Add(w.Lease))
+		if err != nil {
+			return n, err
+		}
+		if !ok {
+			continue // another worker has it
+		}
+		n++
+		slots <- struct{}{}
+		w.mu.Lock()
+		w.inflight[d.ClientID]++
+		w.mu.Unlock()
+		wg.Add(1)
+		go func(id, client string) {
+			defer func() {
+				w.mu.Lock()
+				if w.inflight[client]--; w.inflight[client] == 0 {
+					delete(w.inflight, client)
+				}
+				w.mu.Unlock()
+				<-slots
+				select {
+				case freed <- struct{}{}:
+				default:
+				}
+				wg.Done()
+			}()
+			// The send outlives a stop request: it is bounded by the sender's timeout.
+			if err := w.Deliver(context.WithoutCancel(ctx), id); err != nil {
+				w.Service.log().ErrorContext(ctx, "webhooks: deliver", "delivery", id, "err", err)
+			}
+		}(d.ID, d.ClientID)
+	}
+	return n, nil
+}
+
+// Deliver makes one attempt at a delivery this worker has claimed and records its outcome.
+func (w *WebhookWorker) Deliver(ctx context.Context, id string) error {
+	w.init()
+	s := w.Service
+	d, err := s.Store.FindDelivery(ctx, id)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	out := DeliveryOutcome{ID: d.ID, Owner: w.Owner, Tries: d.Tries, At: now}
+	app, err := s.Store.FindApp(ctx, d.ClientID)
+	if err != nil {
+		return err
+	}
+	if app.WebhookURL == "" || !app.WebhookDisabledAt.IsZero() {
+		out.Status, out.LastError = DeliveryFailed, "not sent: the application has no webhook URL"
+		if !app.WebhookDisabledAt.IsZero() {
+			out.LastError = "not sent: the endpoint is disabled (" + app.WebhookDisabledReason + "); set the webhook URL again to enable it"
+		}
+		w.Stats.Failed.Add(1)
+		return s.Store.FinishDelivery(ctx, out)
+	}
+	body := d.Body
+	if len(body) == 0 {
+		if body, err = s.webhookBody(ctx, d); err != nil {
+			return w.retryLater(ctx, out, err)
+		}
+		// Frozen before the first send, so every retry sends the very same body.
+		if err := s.Store.SetDeliveryBody(ctx, d.ID, body); err != nil {
+			return w.retryLater(ctx, out, err)
+		}
+	}
+	res := w.Sender.Send(ctx, webhooks.Message{URL: app.WebhookURL, ID: d.ID, Timestamp: now, Body: body,
+		Secrets: app.SigningSecrets(now)})
+	out.Tries++
+	out.Attempt = &DeliveryAttempt{At: now, URL: app.WebhookURL, HTTPStatus: res.Status, Duration: res.Duration, Response: res.Response}
+	if res.Err != nil {
+		out.Attempt.Error = res.Err.Error()
+	}
+	out.LastError = out.Attempt.Error
+	switch delay, retry := nextDelay(w.Schedule, out.Tries, res.RetryAfter, w.Jitter); {
+	case res.Delivered():
+		out.Status = DeliveryDelivered
+		w.Stats.Delivered.Add(1)
+	case res.Status == http.StatusGone:
+		// The merchant says the endpoint is gone for good: stop sending to it until they
+		// set a webhook URL again.
+		out.Status = DeliveryFailed
+		w.Stats.Failed.Add(1)
+		if err := s.Store.DisableWebhook(ctx, app.ClientID, app.WebhookURL, "the endpoint answered 410 Gone", now); err != nil {
+			return err
+		}
+		s.log().WarnContext(ctx, "webhooks: endpoint answered 410 Gone: disabled", "client_id", app.ClientID)
+	case retry:
+		out.Status, out.NextAttemptAt = DeliveryPending, now.Add(delay)
+		w.Stats.Retried.Add(1)
+	default:
+		out.Status = DeliveryFailed
+		w.Stats.Failed.Add(1)
+		s.log().WarnContext(ctx, "webhooks: delivery failed after its last retry", "delivery", d.ID, "client_id", app.ClientID, "err", out.LastError)
+	}
+	return s.Store.FinishDelivery(ctx, out)
+}
+
+// retryLater puts back a delivery that could not be prepared (a database hiccup), without
+// counting an attempt against the merchant.
+func (w *WebhookWorker) retryLater(ctx context.Context, out DeliveryOutcome, cause error) error {
+	out.Status, out.NextAttemptAt, out.LastError = DeliveryPending, out.At.Add(w.Poll*10), "not sent: "+cause.Error()
+	if err := w.Service.Store.FinishDelivery(ctx, out); err != nil {
+		return errors.Join(cause, err)
+	}
+	return cause
+}
+
+// prune deletes delivered rows older than Retention, a batch at a time.
+func (w *WebhookWorker) prune(ctx context.Context) {
+	before := w.Service.now().Add(-w.Retention)
+	for ctx.Err() == nil {
+		n, err := w.Service.Store.PruneDeliveries(ctx, before, 500)
+		if err != nil {
+			w.Service.log().ErrorContext(ctx, "webhooks: prune", "err", err)
+			return
+		}
+		if n < 500 {
+			return
+		}
+	}
+}
