@@ -8,7 +8,7 @@ export CGO_ENABLED := 1
 .PHONY: run build generate test unit e2e bench lint test-deps
 
 run: build
-	./$(BIN) serve
+	./$(BIN) serve --webhook-allow-private
 
 build:
 	$(GO) build -o $(BIN) .

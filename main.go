@@ -59,6 +59,8 @@ commands:
   tokens list           list an application's client tokens
   tokens revoke         revoke a client token
   oauth-clients create  create OAuth2 client credentials for the dashboard API
+  webhooks list         list webhook deliveries (--failed: only failed ones)
+  webhooks redeliver    send a webhook delivery again (ID, or --all-failed [--since T])
   sandbox credentials   print the credentials the provider sandboxes accept`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -66,7 +68,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New(usage)
 	}
 	cmd, rest := args[0], args[1:]
-	if (cmd == "apps" || cmd == "tokens" || cmd == "sandbox" || cmd == "oauth-clients") && len(rest) > 0 {
+	if (cmd == "apps" || cmd == "tokens" || cmd == "sandbox" || cmd == "oauth-clients" || cmd == "webhooks") && len(rest) > 0 {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	switch cmd {
@@ -84,6 +86,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return oauthClientsCreate(ctx, rest, stdout)
 	case "sandbox credentials":
 		return sandboxCredentials(stdout)
+	case "webhooks list", "webhooks redeliver":
+		return webhooksCommand(ctx, cmd, rest, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -136,7 +140,7 @@ func withService(ctx context.Context, fs *flag.FlagSet, args []string, fn func(*
 		return err
 	}
 	defer d.Close()
-	return fn(&checkout.Service{Store: d})
+	return fn(&checkout.Service{Store: d, WebhookAllowPrivate: envBool("KASSA_WEBHOOK_ALLOW_PRIVATE")})
 }
 
 func migrate(ctx context.Context, args []string, stdout io.Writer) error {
@@ -316,6 +320,7 @@ type serveFlags struct {
 	sandbox   bool
 	reconcile time.Duration
 	rateLimit int
+	webhooks  webhookFlags
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -327,8 +332,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&f.sandbox, "sandbox", true, "mount the provider sandboxes and use them (env KASSA_SANDBOX)")
 	fs.DurationVar(&f.reconcile, "reconcile-every", 2*time.Second, "how often the background job checks pending payments (env KASSA_RECONCILE_EVERY)")
 	fs.IntVar(&f.rateLimit, "api-rate-limit", 1000, "merchant API requests per client token per minute; 0 disables (env KASSA_API_RATE_LIMIT)")
-	if err := parse(fs, args, map[string]string{"db": "KASSA_DATABASE_URL", "addr": "KASSA_ADDR", "base-url": "KASSA_BASE_URL",
-		"sandbox": "KASSA_SANDBOX", "reconcile-every": "KASSA_RECONCILE_EVERY", "api-rate-limit": "KASSA_API_RATE_LIMIT"}); err != nil {
+	f.webhooks.register(fs)
+	if err := parse(fs, args, f.webhooks.env(map[string]string{"db": "KASSA_DATABASE_URL", "addr": "KASSA_ADDR", "base-url": "KASSA_BASE_URL",
+		"sandbox": "KASSA_SANDBOX", "reconcile-every": "KASSA_RECONCILE_EVERY", "api-rate-limit": "KASSA_API_RATE_LIMIT"})); err != nil {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -367,10 +373,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}()
 	svc := &checkout.Service{Store: d, Providers: providers.NewRegistry(wiring.providers...),
-		URLs: checkout.URLs{Base: strings.TrimSuffix(base.String(), "/")}, Log: log}
+		URLs: checkout.URLs{Base: strings.TrimSuffix(base.String(), "/")}, Log: log, WebhookAllowPrivate: f.webhooks.allowPrivate}
 	demo, err := demoApp(ctx, d, svc)
 	if err != nil {
 		return err
+	}
+	worker, err := f.webhooks.worker(svc)
+	if err != nil {
+		return err
+	}
+	if f.sandbox {
+		demoWebhookURL(ctx, svc, demo, log)
 	}
 	srv := &handlers.Server{
 		Checkout: svc,
@@ -382,6 +395,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		BaseURL:      base,
 		Mounts:       wiring.mounts,
 		DemoClientID: demo,
+		DemoStore:    d,
 		Log:          log,
 	}
 	hs := &http.Server{
@@ -395,6 +409,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go svc.Run(ctx, f.reconcile)
+	webhooksDone := make(chan struct{})
+	go func() { worker.Run(ctx); close(webhooksDone) }()
 	go cleanSessions(ctx, d, log)
 
 	errc := make(chan error, 1)
@@ -412,7 +428,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return hs.Shutdown(shutdown)
+	err = hs.Shutdown(shutdown)
+	<-webhooksDone // sends in flight finish (each within its 10 s timeout) and are recorded
+	return err
 }
 
 // publicURL is --base-url, or http://<listen host>:<port> with localhost for a wildcard host.

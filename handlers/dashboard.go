@@ -22,11 +22,17 @@ type appResponse struct {
 	LogoURL       string    `json:"logoUrl"`
 	AccentColor   string    `json:"accentColor"`
 	CreatedAt     time.Time `json:"createdAt"`
+	// WebhookDisabledAt is set when the endpoint answered 410 Gone; setting webhookUrl
+	// again enables it.
+	WebhookDisabledAt      *time.Time `json:"webhookDisabledAt"`
+	WebhookDisabledReason  string     `json:"webhookDisabledReason,omitempty"`
+	WebhookSecretRotatedAt *time.Time `json:"webhookSecretRotatedAt"`
 }
 
 func appJSON(a *checkout.App, withSecret bool) appResponse {
 	r := appResponse{ClientID: a.ClientID, Name: a.Name, WebhookURL: a.WebhookURL, DisplayName: a.DisplayName,
-		LogoURL: a.LogoURL, AccentColor: a.AccentColor, CreatedAt: a.CreatedAt}
+		LogoURL: a.LogoURL, AccentColor: a.AccentColor, CreatedAt: a.CreatedAt, WebhookDisabledAt: timePtr(a.WebhookDisabledAt),
+		WebhookDisabledReason: a.WebhookDisabledReason, WebhookSecretRotatedAt: timePtr(a.WebhookSecretRotatedAt)}
 	if withSecret {
 		r.WebhookSecret = a.WebhookSecret.Reveal()
 	}

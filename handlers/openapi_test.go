@@ -48,6 +48,8 @@ var nonAPIRoutes = []struct{ path, why string }{
 	{"/healthz", "a liveness probe for operators, not part of the merchant API"},
 	{"/static/", "stylesheets for the HTML pages"},
 	{"/sandbox/", "the provider simulators (mounted outside gin)"},
+	{"/orders/", "the demo store's order page (a merchant's own site, in sandbox mode)"},
+	{"/demo/webhooks", "the demo store's own webhook endpoint: a merchant receiving Kassa's webhooks, not Kassa's API"},
 }
 
 func isAPIRoute(path string) bool {

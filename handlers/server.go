@@ -35,7 +35,9 @@ type Server struct {
 	// DemoClientID is the application the demo store creates its payments for; empty
 	// disables the store.
 	DemoClientID string
-	Log          *slog.Logger
+	// DemoStore keeps the demo store's orders and the webhooks it received.
+	DemoStore checkout.DemoStore
+	Log       *slog.Logger
 }
 
 func (s *Server) log() *slog.Logger {
@@ -83,6 +85,8 @@ func (s *Server) engine() *gin.Engine {
 	browser.POST("/checkout/:id", s.choose)
 	browser.GET("/checkout/:id/return/:attempt", s.providerReturn)
 	browser.GET("/checkout/:id/attempts/:attempt", s.attemptStatus)
+	browser.GET("/orders/:ref", s.demoOrder)
+	r.POST("/demo/webhooks", s.demoWebhook)
 
 	api := r.Group("/api", s.bearer(s.Checkout.Authenticate), s.rateLimit)
 	api.POST("/payment/checkout", s.requireScope(checkout.ScopePaymentsCreate), s.idempotent, s.createPayment)
@@ -90,6 +94,7 @@ func (s *Server) engine() *gin.Engine {
 	api.GET("/payment/:id/events", s.requireScope(checkout.ScopePaymentsGet), s.paymentEvents)
 	api.GET("/payment/:id/instructions", s.requireScope(checkout.ScopePaymentsInstructions), s.paymentInstructions)
 	api.POST("/payment/:id/cancel", s.requireScope(checkout.ScopePaymentsCreate), s.idempotent, s.cancelPayment)
+	api.GET("/payment/:id/webhook-deliveries", s.requireScope(checkout.ScopePaymentsGet), s.paymentWebhookDeliveries)
 
 	r.POST("/oauth/token", s.oauthToken)
 	dash := r.Group("/api", s.bearer(s.dashboardPrincipal), s.rateLimit)
@@ -102,6 +107,7 @@ func (s *Server) engine() *gin.Engine {
 	dash.POST("/payment-applications/:clientId/tokens", s.createToken)
 	dash.DELETE("/payment-applications/:clientId/tokens/:tokenId", s.revokeToken)
 	dash.GET("/payments", s.listPayments)
+	dash.POST("/webhook-deliveries/:id/redeliver", s.redeliverWebhook)
 
 	r.POST("/callbacks/:provider", s.providerCallback)
 	r.GET("/api/openapi.json", s.openAPI)
