@@ -68,6 +68,7 @@ type Config struct {
 // Client sends webhooks. It is safe for concurrent use.
 type Client struct {
 	http      *http.Client
+	timeout   time.Duration
 	userAgent string
 	allow     bool
 }
@@ -94,6 +95,7 @@ func New(c Config) *Client {
 	return &Client{
 		http: &http.Client{Transport: transport, Timeout: c.Timeout,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		timeout:   c.Timeout,
 		userAgent: c.UserAgent,
 		allow:     c.AllowPrivate,
 	}
@@ -148,7 +150,7 @@ func (c *Client) send(ctx context.Context, m Message) Result {
 	req.Header.Set(standardwebhooks.HeaderWebhookSignature, sig)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return Result{Err: describe(err)}
+		return Result{Err: c.describe(err)}
 	}
 	defer resp.Body.Close()
 	head, rerr := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
@@ -171,14 +173,14 @@ func (c *Client) send(ctx context.Context, m Message) Result {
 }
 
 // describe turns a transport error into a short message for the delivery log.
-func describe(err error) error {
+func (c *Client) describe(err error) error {
 	var refused *RefusedError
 	if errors.As(err, &refused) {
 		return refused
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		return fmt.Errorf("timed out after %s", Timeout)
+		return fmt.Errorf("timed out after %s", c.timeout)
 	}
 	if errors.Is(err, context.Canceled) {
 		return errors.New("cancelled")
