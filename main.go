@@ -6,9 +6,11 @@
 //	kassa apps create --name NAME [--webhook-url URL]
 //	kassa tokens create --client-id ID --scope SCOPE [--scope ...] [--label L] [--expires RFC3339]
 //	kassa sandbox credentials
+//	kassa webhooks list [--failed] [--since T] | webhooks redeliver ID|--all-failed [--since T]
 //
 // Every flag has an environment variable (KASSA_ADDR, KASSA_DATABASE_URL, KASSA_BASE_URL,
-// KASSA_SANDBOX); where both are given, the environment wins.
+// KASSA_SANDBOX, KASSA_WEBHOOK_ALLOW_PRIVATE, KASSA_WEBHOOK_RETRY_SCHEDULE); where both are
+// given, the environment wins.
 package main
 
 import (
