@@ -240,3 +240,13 @@ func (db *DB) EnableWebhook(ctx context.Context, clientID string) error {
 	_, err := db.exec(ctx, `UPDATE apps SET webhook_disabled_at = NULL, webhook_disabled_reason = '' WHERE client_id = ?`, clientID)
 	return err
 }
+
+// WebhookBacklog counts deliveries waiting to be sent and the oldest one's due time (zero
+// when none), for the metrics of the delivery backlog.
+func (db *DB) WebhookBacklog(ctx context.Context) (int, time.Time, error) {
+	var n int
+	var oldest sql.NullInt64
+	err := db.read.QueryRowContext(ctx, `SELECT COUNT(*), MIN(next_attempt_at) FROM webhook_deliveries WHERE status = ?`,
+		string(checkout.DeliveryPending)).Scan(&n, &oldest)
+	return n, fromNullMS(oldest), err
+}
