@@ -171,6 +171,9 @@ func appsCreate(ctx context.Context, args []string, stdout io.Writer) error {
 // appJSON is how the CLI prints an application; the secret only where asked for.
 func appJSON(a checkout.App, withSecret bool) map[string]any {
 	m := map[string]any{"clientId": a.ClientID, "name": a.Name, "webhookUrl": a.WebhookURL, "createdAt": a.CreatedAt}
+	if !a.WebhookDisabledAt.IsZero() {
+		m["webhookDisabledAt"], m["webhookDisabledReason"] = a.WebhookDisabledAt, a.WebhookDisabledReason
+	}
 	if withSecret {
 		m["webhookSecret"] = a.WebhookSecret.Reveal()
 	}

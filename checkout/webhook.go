@@ -109,7 +109,8 @@ type DeliveryOutcome struct {
 
 // DeliveryFilter selects deliveries across payments, newest first.
 type DeliveryFilter struct {
-	Status DeliveryStatus
+	ClientID string // one application's, or all
+	Status   DeliveryStatus
 	Since  time.Time
 	Limit  int
 }
@@ -186,6 +187,12 @@ func (s *Service) Redeliver(ctx context.Context, id string) (*Delivery, error) {
 		return nil, err
 	}
 	return s.Store.FindDelivery(ctx, id)
+}
+
+// AppDeliveries lists an application's most recent deliveries, newest first, without their
+// attempts (for the dashboard's webhook section).
+func (s *Service) AppDeliveries(ctx context.Context, clientID string, limit int) ([]Delivery, error) {
+	return s.Store.ListDeliveries(ctx, DeliveryFilter{ClientID: clientID, Limit: limit})
 }
 
 // FailedDeliveries lists failed deliveries created since since, newest first.

@@ -191,6 +191,9 @@ func (db *DB) Deliveries(ctx context.Context, paymentID string) ([]checkout.Deli
 func (db *DB) ListDeliveries(ctx context.Context, f checkout.DeliveryFilter) ([]checkout.Delivery, error) {
 	var where []string
 	var args []any
+	if f.ClientID != "" {
+		where, args = append(where, "client_id = ?"), append(args, f.ClientID)
+	}
 	if f.Status != "" {
 		where, args = append(where, "status = ?"), append(args, string(f.Status))
 	}
