@@ -111,8 +111,8 @@ type DeliveryOutcome struct {
 type DeliveryFilter struct {
 	ClientID string // one application's, or all
 	Status   DeliveryStatus
-	Since  time.Time
-	Limit  int
+	Since    time.Time
+	Limit    int
 }
 
 // WebhookStore keeps the outbox. Deliveries are inserted by the store itself with their event.
