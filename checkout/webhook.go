@@ -120,9 +120,9 @@ type WebhookStore interface {
 	// DueDeliveries lists pending deliveries due at now and not leased, oldest first,
 	// leaving out those of the applications in skip.
 	DueDeliveries(ctx context.Context, now time.Time, skip []string, limit int) ([]Delivery, error)
-	// ClaimDelivery leases a due delivery to owner until until; false when another holds it
-	// or it is no longer due.
-	ClaimDelivery(ctx context.Context, id, owner string, now, until time.Time) (bool, error)
+	// ClaimDelivery leases a due delivery to owner until until, and sets its body unless it
+	// has one; false when another holds it or it is no longer due.
+	ClaimDelivery(ctx context.Context, id, owner string, now, until time.Time, body []byte) (bool, error)
 	FindDelivery(ctx context.Context, id string) (*Delivery, error)
 	SetDeliveryBody(ctx context.Context, id string, body []byte) error
 	// FinishDelivery records an outcome and releases the lease.

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -557,3 +558,37 @@ func TestPruneDeliveredRows(t *testing.T) {
 }
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// An endpoint that fails is sent one request at a time until it recovers: its retries never
+// overlap, so a failing merchant holds one slot of the pool.
+func TestFailingEndpointGetsOneSlot(t *testing.T) {
+	var inflight, retryOverlap atomic.Int32
+	seen := map[string]bool{}
+	var mu sync.Mutex
+	rc := newReceiver(t)
+	fx := newWebhookFixture(t, rc.srv.URL)
+	rc.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cur := inflight.Add(1)
+		defer inflight.Add(-1)
+		mu.Lock()
+		retry := seen[r.Header.Get("webhook-id")]
+		seen[r.Header.Get("webhook-id")] = true
+		mu.Unlock()
+		if retry && cur > 1 {
+			retryOverlap.Add(1)
+		}
+		time.Sleep(20 * time.Millisecond)
+		w.WriteHeader(http.StatusInternalServerError)
+	})
+	var ids []string
+	for range 10 {
+		ids = append(ids, fx.cancelled(t, fx.app.ClientID).ID)
+	}
+	run(t, fx.worker(10*time.Millisecond, 10*time.Millisecond))
+	for _, id := range ids {
+		waitFor(t, "failure", func() bool { ds := fx.deliveries(t, id); return ds[0].Status == checkout.DeliveryFailed })
+	}
+	if n := retryOverlap.Load(); n != 0 {
+		t.Fatalf("%d retries to a failing endpoint overlapped another request", n)
+	}
+}

@@ -91,14 +91,16 @@ type WebhookStats struct {
 //
 // One slow or dead endpoint cannot hold up the others: a global pool bounds the sends in
 // flight, and each application's endpoint may use at most PerEndpoint of them, its further
-// deliveries left unclaimed for other workers meanwhile.
+// deliveries left unclaimed for other workers meanwhile; an endpoint whose last attempt failed
+// gets one at a time until it answers 2xx again, so a dead endpoint holds one slot, not
+// PerEndpoint.
 type WebhookWorker struct {
 	Service *Service
 	Sender  WebhookSender
 	// Schedule is the wait before each retry; DefaultRetrySchedule when nil.
 	Schedule []time.Duration
-	// Workers bounds sends in flight (default 16); PerEndpoint bounds them per application
-	// (default 2).
+	// Workers bounds sends in flight (default 32); PerEndpoint bounds them per healthy
+	// application endpoint (default 8).
 	Workers     int
 	PerEndpoint int
 	// Lease is how long a claim holds (default 1 minute): longer than a send may take.
@@ -117,6 +119,15 @@ type WebhookWorker struct {
 	once     sync.Once
 	mu       sync.Mutex
 	inflight map[string]int
+	failing  map[string]bool // applications whose last attempt here failed
+}
+
+// limit is how many sends an application's endpoint may have in flight; w.mu is held.
+func (w *WebhookWorker) limit(clientID string) int {
+	if w.failing[clientID] {
+		return 1
+	}
+	return w.PerEndpoint
 }
 
 func (w *WebhookWorker) init() {
@@ -125,10 +136,10 @@ func (w *WebhookWorker) init() {
 			w.Schedule = DefaultRetrySchedule
 		}
 		if w.Workers <= 0 {
-			w.Workers = 16
+			w.Workers = 32
 		}
 		if w.PerEndpoint <= 0 {
-			w.PerEndpoint = 2
+			w.PerEndpoint = 8
 		}
 		if w.Lease <= 0 {
 			w.Lease = time.Minute
@@ -146,6 +157,7 @@ func (w *WebhookWorker) init() {
 			w.Jitter = Jitter
 		}
 		w.inflight = map[string]int{}
+		w.failing = map[string]bool{}
 	})
 }
 
@@ -192,7 +204,7 @@ func (w *WebhookWorker) claim(ctx context.Context, slots chan struct{}, freed ch
 	w.mu.Lock()
 	var busy []string
 	for client, n := range w.inflight {
-		if n >= w.PerEndpoint {
+		if n >= w.limit(client) {
 			busy = append(busy, client)
 		}
 	}
@@ -208,12 +220,22 @@ func (w *WebhookWorker) claim(ctx context.Context, slots chan struct{}, freed ch
 			break
 		}
 		w.mu.Lock()
-		full := w.inflight[d.ClientID] >= w.PerEndpoint
+		full := w.inflight[d.ClientID] >= w.limit(d.ClientID)
 		w.mu.Unlock()
 		if full {
 			continue
 		}
-		ok, err := w.Service.Store.ClaimDelivery(ctx, d.ID, w.Owner, now, now.Add(w.Lease))
+		// The body is made before the claim and frozen by it, so every attempt sends the very
+		// same body and a delivery costs two writes (claim, outcome), not three.
+		if len(d.Body) == 0 {
+			body, err := w.Service.webhookBody(ctx, &d)
+			if err != nil {
+				w.Service.log().ErrorContext(ctx, "webhooks: body", "delivery", d.ID, "err", err)
+				continue
+			}
+			d.Body = body
+		}
+		ok, err := w.Service.Store.ClaimDelivery(ctx, d.ID, w.Owner, now, now.Add(w.Lease), d.Body)
 		if err != nil {
 			return n, err
 		}
@@ -289,6 +311,13 @@ func (w *WebhookWorker) Deliver(ctx context.Context, id string) error {
 		out.Attempt.Error = res.Err.Error()
 	}
 	out.LastError = out.Attempt.Error
+	w.mu.Lock()
+	if res.Delivered() {
+		delete(w.failing, app.ClientID)
+	} else {
+		w.failing[app.ClientID] = true
+	}
+	w.mu.Unlock()
 	switch delay, retry := nextDelay(w.Schedule, out.Tries, res.RetryAfter, w.Jitter); {
 	case res.Delivered():
 		out.Status = DeliveryDelivered

@@ -100,10 +100,14 @@ func (db *DB) DueDeliveries(ctx context.Context, now time.Time, skip []string, l
 
 // ClaimDelivery implements checkout.WebhookStore: one conditional update, so of several
 // workers (in several processes) exactly one wins a due delivery.
-func (db *DB) ClaimDelivery(ctx context.Context, id, owner string, now, until time.Time) (bool, error) {
-	res, err := db.exec(ctx, `UPDATE webhook_deliveries SET lease_until = ?, lease_owner = ?
+func (db *DB) ClaimDelivery(ctx context.Context, id, owner string, now, until time.Time, body []byte) (bool, error) {
+	var b sql.NullString
+	if len(body) > 0 {
+		b = sql.NullString{String: string(body), Valid: true}
+	}
+	res, err := db.exec(ctx, `UPDATE webhook_deliveries SET lease_until = ?, lease_owner = ?, body = COALESCE(body, ?)
 		WHERE id = ? AND status = ? AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)`,
-		ms(until), owner, id, string(checkout.DeliveryPending), ms(now), ms(now))
+		ms(until), owner, b, id, string(checkout.DeliveryPending), ms(now), ms(now))
 	if err := affectedOne(res, err); errors.Is(err, checkout.ErrConflict) {
 		return false, nil
 	} else if err != nil {

@@ -99,7 +99,7 @@ func TestClaimDeliveryLease(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ok, err := d.ClaimDelivery(ctx, id, "worker"+string(rune('a'+i)), now, now.Add(time.Minute))
+			ok, err := d.ClaimDelivery(ctx, id, "worker"+string(rune('a'+i)), now, now.Add(time.Minute), nil)
 			if err != nil {
 				t.Error(err)
 			}
@@ -117,10 +117,10 @@ func TestClaimDeliveryLease(t *testing.T) {
 	if due, _ := d.DueDeliveries(ctx, now.Add(30*time.Second), nil, 10); len(due) != 0 {
 		t.Fatal("a leased delivery is listed as due")
 	}
-	if ok, _ := d.ClaimDelivery(ctx, id, "late", now.Add(30*time.Second), now.Add(90*time.Second)); ok {
+	if ok, _ := d.ClaimDelivery(ctx, id, "late", now.Add(30*time.Second), now.Add(90*time.Second), nil); ok {
 		t.Fatal("claimed while the lease holds")
 	}
-	if ok, _ := d.ClaimDelivery(ctx, id, "heir", now.Add(61*time.Second), now.Add(2*time.Minute)); !ok {
+	if ok, _ := d.ClaimDelivery(ctx, id, "heir", now.Add(61*time.Second), now.Add(2*time.Minute), []byte(`{"type":"payment.cancelled"}`)); !ok {
 		t.Fatal("a lease that ran out was not taken over")
 	}
 	// Only the lease holder moves the delivery; the stale owner's attempt is still logged.
@@ -130,7 +130,7 @@ func TestClaimDeliveryLease(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ := d.FindDelivery(ctx, id)
-	if got.Status != checkout.DeliveryPending || got.LeaseOwner != "heir" || len(got.Attempts) != 1 {
+	if got.Status != checkout.DeliveryPending || got.LeaseOwner != "heir" || len(got.Attempts) != 1 || string(got.Body) != `{"type":"payment.cancelled"}` {
 		t.Fatalf("after a stale owner's finish: %+v", got)
 	}
 	if due, _ := d.DueDeliveries(ctx, now.Add(time.Hour), []string{p.ClientID}, 10); len(due) != 0 {
