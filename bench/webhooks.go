@@ -94,8 +94,8 @@ type webhookResult struct {
 	PlainCPUMS  float64 `json:"plain_server_cpu_ms_per_checkout"`
 	CPUMS       float64 `json:"webhook_cpu_ms_per_checkout"`
 	// WriteTransactions are the SQLite write transactions the deliveries took per paid
-	// checkout (freezing the body, the claim, the recorded outcome); the outbox row itself is
-	// written in the payment's own transaction and adds none.
+	// checkout (the claim, which freezes the body, and the recorded outcome); the outbox row
+	// itself is written in the payment's own transaction and adds none.
 	WriteTransactions float64 `json:"webhook_write_transactions_per_checkout"`
 	Delivered         int     `json:"delivered"`
 	Received          int     `json:"received"`
@@ -128,8 +128,8 @@ func (w *webhookResult) countWebhookWrites(ctx context.Context, path, clientID s
 	}
 	w.NotDelivered = notDelivered
 	if paid > 0 {
-		// One write freezes each body; each attempt is one claim and one recorded outcome.
-		w.WriteTransactions = round(float64(deliveries+2*attempts)/float64(paid), 2)
+		// Each attempt is one claim (which also freezes the body) and one recorded outcome.
+		w.WriteTransactions = round(float64(2*attempts)/float64(paid), 2)
 	}
 	return nil
 }

@@ -105,7 +105,7 @@ type WebhookWorker struct {
 	PerEndpoint int
 	// Lease is how long a claim holds (default 1 minute): longer than a send may take.
 	Lease time.Duration
-	// Poll is how often the outbox is looked at (default 200 ms): one indexed query that
+	// Poll is how often the outbox is looked at (default 100 ms): one indexed query that
 	// usually finds nothing, and the bound on how long a new event waits to be sent.
 	Poll time.Duration
 	// Retention is how long delivered rows are kept (default 30 days).
@@ -118,7 +118,8 @@ type WebhookWorker struct {
 
 	once     sync.Once
 	mu       sync.Mutex
-	inflight map[string]int
+	inflight map[string]int  // sends started, by application
+	claiming map[string]bool // deliveries started here, so a second pass skips them
 	failing  map[string]bool // applications whose last attempt here failed
 }
 
@@ -145,7 +146,7 @@ func (w *WebhookWorker) init() {
 			w.Lease = time.Minute
 		}
 		if w.Poll <= 0 {
-			w.Poll = 200 * time.Millisecond
+			w.Poll = 100 * time.Millisecond
 		}
 		if w.Retention <= 0 {
 			w.Retention = 30 * 24 * time.Hour
@@ -158,6 +159,7 @@ func (w *WebhookWorker) init() {
 		}
 		w.inflight = map[string]int{}
 		w.failing = map[string]bool{}
+		w.claiming = map[string]bool{}
 	})
 }
 
@@ -177,29 +179,27 @@ func (w *WebhookWorker) Run(ctx context.Context) {
 	defer prune.Stop()
 	w.prune(ctx)
 	for {
-		claimed, err := w.claim(ctx, slots, freed, &wg)
-		if err != nil && ctx.Err() == nil {
+		if err := w.claim(ctx, slots, freed, &wg); err != nil && ctx.Err() == nil {
 			s.log().ErrorContext(ctx, "webhooks: claim", "err", err)
-		}
-		if claimed > 0 && len(slots) < cap(slots) {
-			continue // there may be more due
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-poll.C:
-		case <-freed:
+		case <-freed: // a send finished: its slot may take the next due delivery
 		case <-prune.C:
 			w.prune(ctx)
 		}
 	}
 }
 
-// claim leases due deliveries while slots are free and starts sending them.
-func (w *WebhookWorker) claim(ctx context.Context, slots chan struct{}, freed chan struct{}, wg *sync.WaitGroup) (int, error) {
+// claim takes a slot for each due delivery it may start (within the pool, and the endpoint's
+// share of it) and, in that slot, claims and sends it. Claims run side by side rather than
+// one after another, so under load they wait for the database's single writer together.
+func (w *WebhookWorker) claim(ctx context.Context, slots chan struct{}, freed chan struct{}, wg *sync.WaitGroup) error {
 	free := cap(slots) - len(slots)
 	if free == 0 {
-		return 0, nil
+		return nil
 	}
 	w.mu.Lock()
 	var busy []string
@@ -212,48 +212,31 @@ func (w *WebhookWorker) claim(ctx context.Context, slots chan struct{}, freed ch
 	now := w.Service.now()
 	due, err := w.Service.Store.DueDeliveries(ctx, now, busy, 2*free)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	n := 0
 	for _, d := range due {
 		if len(slots) == cap(slots) || ctx.Err() != nil {
 			break
 		}
 		w.mu.Lock()
-		full := w.inflight[d.ClientID] >= w.limit(d.ClientID)
+		full := w.inflight[d.ClientID] >= w.limit(d.ClientID) || w.claiming[d.ID]
+		if !full {
+			w.inflight[d.ClientID]++
+			w.claiming[d.ID] = true
+		}
 		w.mu.Unlock()
 		if full {
 			continue
 		}
-		// The body is made before the claim and frozen by it, so every attempt sends the very
-		// same body and a delivery costs two writes (claim, outcome), not three.
-		if len(d.Body) == 0 {
-			body, err := w.Service.webhookBody(ctx, &d)
-			if err != nil {
-				w.Service.log().ErrorContext(ctx, "webhooks: body", "delivery", d.ID, "err", err)
-				continue
-			}
-			d.Body = body
-		}
-		ok, err := w.Service.Store.ClaimDelivery(ctx, d.ID, w.Owner, now, now.Add(w.Lease), d.Body)
-		if err != nil {
-			return n, err
-		}
-		if !ok {
-			continue // another worker has it
-		}
-		n++
 		slots <- struct{}{}
-		w.mu.Lock()
-		w.inflight[d.ClientID]++
-		w.mu.Unlock()
 		wg.Add(1)
-		go func(id, client string) {
+		go func(d Delivery) {
 			defer func() {
 				w.mu.Lock()
-				if w.inflight[client]--; w.inflight[client] == 0 {
-					delete(w.inflight, client)
+				if w.inflight[d.ClientID]--; w.inflight[d.ClientID] == 0 {
+					delete(w.inflight, d.ClientID)
 				}
+				delete(w.claiming, d.ID)
 				w.mu.Unlock()
 				<-slots
 				select {
@@ -262,13 +245,31 @@ func (w *WebhookWorker) claim(ctx context.Context, slots chan struct{}, freed ch
 				}
 				wg.Done()
 			}()
-			// The send outlives a stop request: it is bounded by the sender's timeout.
-			if err := w.Deliver(context.WithoutCancel(ctx), id); err != nil {
-				w.Service.log().ErrorContext(ctx, "webhooks: deliver", "delivery", id, "err", err)
+			if err := w.claimAndDeliver(ctx, d, now); err != nil {
+				w.Service.log().ErrorContext(ctx, "webhooks: deliver", "delivery", d.ID, "err", err)
 			}
-		}(d.ID, d.ClientID)
+		}(d)
 	}
-	return n, nil
+	return nil
+}
+
+// claimAndDeliver leases d and, if this worker won it, makes one attempt.
+func (w *WebhookWorker) claimAndDeliver(ctx context.Context, d Delivery, now time.Time) error {
+	// The body is made before the claim and frozen by it, so every attempt sends the very
+	// same body and a delivery costs two writes (claim, outcome), not three.
+	if len(d.Body) == 0 {
+		body, err := w.Service.webhookBody(ctx, &d)
+		if err != nil {
+			return err
+		}
+		d.Body = body
+	}
+	ok, err := w.Service.Store.ClaimDelivery(ctx, d.ID, w.Owner, now, now.Add(w.Lease), d.Body)
+	if err != nil || !ok {
+		return err // !ok: another worker has it
+	}
+	// The send outlives a stop request: it is bounded by the sender's timeout.
+	return w.Deliver(context.WithoutCancel(ctx), d.ID)
 }
 
 // Deliver makes one attempt at a delivery this worker has claimed and records its outcome.
