@@ -123,10 +123,13 @@ type WebhookStore interface {
 	// ClaimDelivery leases a due delivery to owner until until, and sets its body unless it
 	// has one; false when another holds it or it is no longer due.
 	ClaimDelivery(ctx context.Context, id, owner string, now, until time.Time, body []byte) (bool, error)
+	// ClaimDeliveries claims each of ds as ClaimDelivery does (with its Body), in one
+	// transaction, and returns the ids won.
+	ClaimDeliveries(ctx context.Context, ds []Delivery, owner string, now, until time.Time) (map[string]bool, error)
 	FindDelivery(ctx context.Context, id string) (*Delivery, error)
 	SetDeliveryBody(ctx context.Context, id string, body []byte) error
-	// FinishDelivery records an outcome and releases the lease.
-	FinishDelivery(ctx context.Context, o DeliveryOutcome) error
+	// FinishDeliveries records outcomes, in one transaction, and releases their leases.
+	FinishDeliveries(ctx context.Context, os []DeliveryOutcome) error
 	// Deliveries lists a payment's deliveries, oldest first, with their attempts.
 	Deliveries(ctx context.Context, paymentID string) ([]Delivery, error)
 	ListDeliveries(ctx context.Context, f DeliveryFilter) ([]Delivery, error)

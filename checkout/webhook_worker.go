@@ -118,9 +118,9 @@ type WebhookWorker struct {
 
 	once     sync.Once
 	mu       sync.Mutex
-	inflight map[string]int  // sends started, by application
-	claiming map[string]bool // deliveries started here, so a second pass skips them
-	failing  map[string]bool // applications whose last attempt here failed
+	inflight map[string]int       // sends started, by application
+	failing  map[string]bool      // applications whose last attempt here failed
+	outcomes chan<- finishRequest // Run's group commit, while it runs
 }
 
 // limit is how many sends an application's endpoint may have in flight; w.mu is held.
@@ -159,7 +159,6 @@ func (w *WebhookWorker) init() {
 		}
 		w.inflight = map[string]int{}
 		w.failing = map[string]bool{}
-		w.claiming = map[string]bool{}
 	})
 }
 
@@ -172,7 +171,20 @@ func (w *WebhookWorker) Run(ctx context.Context) {
 	slots := make(chan struct{}, w.Workers)
 	freed := make(chan struct{}, 1)
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	outcomes := make(chan finishRequest, w.Workers)
+	recorded := make(chan struct{})
+	go func() { w.record(context.WithoutCancel(ctx), outcomes); close(recorded) }()
+	w.mu.Lock()
+	w.outcomes = outcomes
+	w.mu.Unlock()
+	defer func() {
+		wg.Wait() // the sends in flight finish and hand in their outcomes
+		w.mu.Lock()
+		w.outcomes = nil
+		w.mu.Unlock()
+		close(outcomes)
+		<-recorded
+	}()
 	poll := time.NewTicker(w.Poll)
 	defer poll.Stop()
 	prune := time.NewTicker(time.Hour)
@@ -193,9 +205,59 @@ func (w *WebhookWorker) Run(ctx context.Context) {
 	}
 }
 
+// finishRequest is an outcome waiting to be recorded.
+type finishRequest struct {
+	out  DeliveryOutcome
+	done chan error
+}
+
+// maxBatch bounds the claims and the outcomes written in one transaction.
+const maxBatch = 64
+
+// record writes outcomes as they come, all those waiting in one transaction (a group commit):
+// under load the deliveries share the database's single writer instead of queueing for it one
+// by one. Each sender waits for its outcome to be written before giving up its slot.
+func (w *WebhookWorker) record(ctx context.Context, in <-chan finishRequest) {
+	for r := range in {
+		batch := []finishRequest{r}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case r, ok := <-in:
+				if !ok {
+					break more
+				}
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		outs := make([]DeliveryOutcome, len(batch))
+		for i, r := range batch {
+			outs[i] = r.out
+		}
+		err := w.Service.Store.FinishDeliveries(ctx, outs)
+		for _, r := range batch {
+			r.done <- err
+		}
+	}
+}
+
+// finish records an outcome: through Run's group commit when it runs, else directly.
+func (w *WebhookWorker) finish(ctx context.Context, out DeliveryOutcome) error {
+	w.mu.Lock()
+	outcomes := w.outcomes
+	w.mu.Unlock()
+	if outcomes == nil {
+		return w.Service.Store.FinishDeliveries(ctx, []DeliveryOutcome{out})
+	}
+	done := make(chan error, 1)
+	outcomes <- finishRequest{out, done}
+	return <-done
+}
+
 // claim takes a slot for each due delivery it may start (within the pool, and the endpoint's
-// share of it) and, in that slot, claims and sends it. Claims run side by side rather than
-// one after another, so under load they wait for the database's single writer together.
+// share of it), claims them all in one transaction, and sends each one it won in its slot.
 func (w *WebhookWorker) claim(ctx context.Context, slots chan struct{}, freed chan struct{}, wg *sync.WaitGroup) error {
 	free := cap(slots) - len(slots)
 	if free == 0 {
@@ -210,70 +272,76 @@ func (w *WebhookWorker) claim(ctx context.Context, slots chan struct{}, freed ch
 	}
 	w.mu.Unlock()
 	now := w.Service.now()
-	due, err := w.Service.Store.DueDeliveries(ctx, now, busy, 2*free)
+	due, err := w.Service.Store.DueDeliveries(ctx, now, busy, min(2*free, maxBatch))
 	if err != nil {
 		return err
 	}
+	release := func(d Delivery) {
+		w.mu.Lock()
+		if w.inflight[d.ClientID]--; w.inflight[d.ClientID] == 0 {
+			delete(w.inflight, d.ClientID)
+		}
+		w.mu.Unlock()
+		<-slots
+	}
+	var picked []Delivery
 	for _, d := range due {
 		if len(slots) == cap(slots) || ctx.Err() != nil {
 			break
 		}
 		w.mu.Lock()
-		full := w.inflight[d.ClientID] >= w.limit(d.ClientID) || w.claiming[d.ID]
+		full := w.inflight[d.ClientID] >= w.limit(d.ClientID)
 		if !full {
 			w.inflight[d.ClientID]++
-			w.claiming[d.ID] = true
 		}
 		w.mu.Unlock()
 		if full {
 			continue
 		}
 		slots <- struct{}{}
+		// The body is made before the claim and frozen by it, so every attempt sends the
+		// very same body.
+		if len(d.Body) == 0 {
+			body, err := w.Service.webhookBody(ctx, &d)
+			if err != nil {
+				release(d)
+				w.Service.log().ErrorContext(ctx, "webhooks: body", "delivery", d.ID, "err", err)
+				continue
+			}
+			d.Body = body
+		}
+		picked = append(picked, d)
+	}
+	if len(picked) == 0 {
+		return nil
+	}
+	won, err := w.Service.Store.ClaimDeliveries(ctx, picked, w.Owner, now, now.Add(w.Lease))
+	for _, d := range picked {
+		if err != nil || !won[d.ID] { // another worker has it
+			release(d)
+			continue
+		}
 		wg.Add(1)
 		go func(d Delivery) {
 			defer func() {
-				w.mu.Lock()
-				if w.inflight[d.ClientID]--; w.inflight[d.ClientID] == 0 {
-					delete(w.inflight, d.ClientID)
-				}
-				delete(w.claiming, d.ID)
-				w.mu.Unlock()
-				<-slots
+				release(d)
 				select {
 				case freed <- struct{}{}:
 				default:
 				}
 				wg.Done()
 			}()
-			if err := w.claimAndDeliver(ctx, d, now); err != nil {
+			// The send outlives a stop request: it is bounded by the sender's timeout.
+			if err := w.deliver(context.WithoutCancel(ctx), d.ID); err != nil {
 				w.Service.log().ErrorContext(ctx, "webhooks: deliver", "delivery", d.ID, "err", err)
 			}
 		}(d)
 	}
-	return nil
+	return err
 }
 
-// claimAndDeliver leases d and, if this worker won it, makes one attempt.
-func (w *WebhookWorker) claimAndDeliver(ctx context.Context, d Delivery, now time.Time) error {
-	// The body is made before the claim and frozen by it, so every attempt sends the very
-	// same body and a delivery costs two writes (claim, outcome), not three.
-	if len(d.Body) == 0 {
-		body, err := w.Service.webhookBody(ctx, &d)
-		if err != nil {
-			return err
-		}
-		d.Body = body
-	}
-	ok, err := w.Service.Store.ClaimDelivery(ctx, d.ID, w.Owner, now, now.Add(w.Lease), d.Body)
-	if err != nil || !ok {
-		return err // !ok: another worker has it
-	}
-	// The send outlives a stop request: it is bounded by the sender's timeout.
-	return w.Deliver(context.WithoutCancel(ctx), d.ID)
-}
-
-// Deliver makes one attempt at a delivery this worker has claimed and records its outcome.
-func (w *WebhookWorker) Deliver(ctx context.Context, id string) error {
+// deliver makes one attempt at a delivery this worker has claimed and records its outcome.
+func (w *WebhookWorker) deliver(ctx context.Context, id string) error {
 	w.init()
 	s := w.Service
 	d, err := s.Store.FindDelivery(ctx, id)
@@ -292,7 +360,7 @@ func (w *WebhookWorker) Deliver(ctx context.Context, id string) error {
 			out.LastError = "not sent: the endpoint is disabled (" + app.WebhookDisabledReason + "); set the webhook URL again to enable it"
 		}
 		w.Stats.Failed.Add(1)
-		return s.Store.FinishDelivery(ctx, out)
+		return w.finish(ctx, out)
 	}
 	body := d.Body
 	if len(body) == 0 {
@@ -340,14 +408,14 @@ func (w *WebhookWorker) Deliver(ctx context.Context, id string) error {
 		w.Stats.Failed.Add(1)
 		s.log().WarnContext(ctx, "webhooks: delivery failed after its last retry", "delivery", d.ID, "client_id", app.ClientID, "err", out.LastError)
 	}
-	return s.Store.FinishDelivery(ctx, out)
+	return w.finish(ctx, out)
 }
 
 // retryLater puts back a delivery that could not be prepared (a database hiccup), without
 // counting an attempt against the merchant.
 func (w *WebhookWorker) retryLater(ctx context.Context, out DeliveryOutcome, cause error) error {
 	out.Status, out.NextAttemptAt, out.LastError = DeliveryPending, out.At.Add(w.Poll*10), "not sent: "+cause.Error()
-	if err := w.Service.Store.FinishDelivery(ctx, out); err != nil {
+	if err := w.finish(ctx, out); err != nil {
 		return errors.Join(cause, err)
 	}
 	return cause

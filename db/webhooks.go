@@ -98,22 +98,48 @@ func (db *DB) DueDeliveries(ctx context.Context, now time.Time, skip []string, l
 	return db.queryDeliveries(ctx, where+` ORDER BY next_attempt_at LIMIT ?`, append(args, limit)...)
 }
 
-// ClaimDelivery implements checkout.WebhookStore: one conditional update, so of several
-// workers (in several processes) exactly one wins a due delivery.
-func (db *DB) ClaimDelivery(ctx context.Context, id, owner string, now, until time.Time, body []byte) (bool, error) {
+// claimDelivery is the claim: one conditional update per delivery, so of several workers (in
+// several processes) exactly one wins a due delivery.
+const claimDelivery = `UPDATE webhook_deliveries SET lease_until = ?, lease_owner = ?, body = COALESCE(body, ?)
+	WHERE id = ? AND status = ? AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)`
+
+func claimArgs(id, owner string, now, until time.Time, body []byte) []any {
 	var b sql.NullString
 	if len(body) > 0 {
 		b = sql.NullString{String: string(body), Valid: true}
 	}
-	res, err := db.exec(ctx, `UPDATE webhook_deliveries SET lease_until = ?, lease_owner = ?, body = COALESCE(body, ?)
-		WHERE id = ? AND status = ? AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)`,
-		ms(until), owner, b, id, string(checkout.DeliveryPending), ms(now), ms(now))
+	return []any{ms(until), owner, b, id, string(checkout.DeliveryPending), ms(now), ms(now)}
+}
+
+// ClaimDelivery implements checkout.WebhookStore.
+func (db *DB) ClaimDelivery(ctx context.Context, id, owner string, now, until time.Time, body []byte) (bool, error) {
+	res, err := db.exec(ctx, claimDelivery, claimArgs(id, owner, now, until, body)...)
 	if err := affectedOne(res, err); errors.Is(err, checkout.ErrConflict) {
 		return false, nil
 	} else if err != nil {
 		return false, err
 	}
 	return true, nil
+}
+
+// ClaimDeliveries implements checkout.WebhookStore: the same claims, one transaction.
+func (db *DB) ClaimDeliveries(ctx context.Context, ds []checkout.Delivery, owner string, now, until time.Time) (map[string]bool, error) {
+	won := map[string]bool{}
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		for _, d := range ds {
+			res, err := tx.ExecContext(ctx, claimDelivery, claimArgs(d.ID, owner, now, until, d.Body)...)
+			if err := affectedOne(res, err); err == nil {
+				won[d.ID] = true
+			} else if !errors.Is(err, checkout.ErrConflict) {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return won, nil
 }
 
 // FindDelivery implements checkout.WebhookStore.
@@ -155,26 +181,35 @@ func (db *DB) SetDeliveryBody(ctx context.Context, id string, body []byte) error
 	return err
 }
 
-// FinishDelivery implements checkout.WebhookStore. The attempt is logged even when the lease
-// was lost meanwhile (it did happen); the delivery's state only moves for the lease holder.
+// FinishDelivery records one outcome; see FinishDeliveries.
 func (db *DB) FinishDelivery(ctx context.Context, o checkout.DeliveryOutcome) error {
+	return db.FinishDeliveries(ctx, []checkout.DeliveryOutcome{o})
+}
+
+// FinishDeliveries implements checkout.WebhookStore. An attempt is logged even when its lease
+// was lost meanwhile (it did happen); a delivery's state only moves for the lease holder.
+func (db *DB) FinishDeliveries(ctx context.Context, os []checkout.DeliveryOutcome) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		if a := o.Attempt; a != nil {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_attempts (delivery_id, at, url, http_status, error, duration_ms, response)
-				VALUES (?, ?, ?, ?, ?, ?, ?)`, o.ID, ms(a.At), a.URL, a.HTTPStatus, a.Error, a.Duration.Milliseconds(),
-				strings.ToValidUTF8(a.Response, "\uFFFD")); err != nil {
-				return fmt.Errorf("db: log webhook attempt: %w", err)
+		for _, o := range os {
+			if a := o.Attempt; a != nil {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_attempts (delivery_id, at, url, http_status, error, duration_ms, response)
+					VALUES (?, ?, ?, ?, ?, ?, ?)`, o.ID, ms(a.At), a.URL, a.HTTPStatus, a.Error, a.Duration.Milliseconds(),
+					strings.ToValidUTF8(a.Response, "\uFFFD")); err != nil {
+					return fmt.Errorf("db: log webhook attempt: %w", err)
+				}
+			}
+			var delivered sql.NullInt64
+			if o.Status == checkout.DeliveryDelivered {
+				delivered = nullMS(o.At)
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET status = ?, tries = ?, next_attempt_at = ?, last_error = ?,
+				delivered_at = COALESCE(?, delivered_at), lease_until = NULL, lease_owner = '', updated_at = ?
+				WHERE id = ? AND lease_owner = ?`,
+				string(o.Status), o.Tries, nullMS(o.NextAttemptAt), o.LastError, delivered, ms(o.At), o.ID, o.Owner); err != nil {
+				return err
 			}
 		}
-		var delivered sql.NullInt64
-		if o.Status == checkout.DeliveryDelivered {
-			delivered = nullMS(o.At)
-		}
-		_, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET status = ?, tries = ?, next_attempt_at = ?, last_error = ?,
-			delivered_at = COALESCE(?, delivered_at), lease_until = NULL, lease_owner = '', updated_at = ?
-			WHERE id = ? AND lease_owner = ?`,
-			string(o.Status), o.Tries, nullMS(o.NextAttemptAt), o.LastError, delivered, ms(o.At), o.ID, o.Owner)
-		return err
+		return nil
 	})
 }
 

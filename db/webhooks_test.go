@@ -137,3 +137,34 @@ func TestClaimDeliveryLease(t *testing.T) {
 		t.Fatal("a skipped application's delivery is listed")
 	}
 }
+
+// A batch of claims wins exactly the deliveries no one else holds, in one transaction.
+func TestClaimDeliveriesBatch(t *testing.T) {
+	d, _ := open(t)
+	ctx := context.Background()
+	p := seedHooked(t, d)
+	now := time.Now()
+	for _, typ := range []string{checkout.EventPaymentCancelled, checkout.EventPaymentPaid} {
+		if err := d.tx(ctx, func(tx *sql.Tx) error {
+			return insertEvent(ctx, tx, checkout.Event{PaymentID: p.ID, Type: typ, CreatedAt: now})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	due, _ := d.DueDeliveries(ctx, now, nil, 10)
+	if len(due) != 2 {
+		t.Fatalf("%d due", len(due))
+	}
+	if ok, _ := d.ClaimDelivery(ctx, due[0].ID, "other", now, now.Add(time.Minute), nil); !ok {
+		t.Fatal("first claim lost")
+	}
+	due[1].Body = []byte(`{"type":"payment.paid"}`)
+	won, err := d.ClaimDeliveries(ctx, due, "me", now, now.Add(time.Minute))
+	if err != nil || len(won) != 1 || !won[due[1].ID] {
+		t.Fatalf("batch won %v, %v", won, err)
+	}
+	got, _ := d.FindDelivery(ctx, due[1].ID)
+	if got.LeaseOwner != "me" || string(got.Body) != `{"type":"payment.paid"}` {
+		t.Fatalf("claimed delivery %+v", got)
+	}
+}
