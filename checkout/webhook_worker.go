@@ -89,11 +89,12 @@ type WebhookStats struct {
 // database, send each attempt once; nothing lives only in memory, so a crash loses nothing
 // (a delivery leased by a process that died is taken up again when its lease runs out).
 //
-// One slow or dead endpoint cannot hold up the others: a global pool bounds the sends in
-// flight, and each application's endpoint may use at most PerEndpoint of them, its further
-// deliveries left unclaimed for other workers meanwhile; an endpoint whose last attempt failed
-// gets one at a time until it answers 2xx again, so a dead endpoint holds one slot, not
-// PerEndpoint.
+// One slow or dead endpoint cannot hold up the others: a global pool of Workers bounds the
+// deliveries in progress; each application's endpoint gets at most PerEndpoint requests at a
+// time (one while its last attempt failed, until it answers 2xx again) and at most twice that
+// many deliveries in progress (never more than half the pool), its further deliveries left
+// unclaimed for other workers meanwhile. Claims of a pass are one transaction and outcomes
+// are group-committed, so under load deliveries share SQLite's single writer.
 type WebhookWorker struct {
 	Service *Service
 	Sender  WebhookSender
@@ -118,12 +119,21 @@ type WebhookWorker struct {
 
 	once     sync.Once
 	mu       sync.Mutex
-	inflight map[string]int       // sends started, by application
+	reserved map[string]int       // deliveries picked and not yet sent, by application
+	sending  map[string]int       // requests in flight, by application
+	cond     *sync.Cond           // on mu: a request finished
 	failing  map[string]bool      // applications whose last attempt here failed
 	outcomes chan<- finishRequest // Run's group commit, while it runs
 }
 
-// limit is how many sends an application's endpoint may have in flight; w.mu is held.
+// reserveCap is how many deliveries of one application may be picked ahead of their send:
+// twice its share of requests, so claims and writes overlap the sends, but never more than
+// half the pool.
+func (w *WebhookWorker) reserveCap(clientID string) int {
+	return max(1, min(2*w.limit(clientID), w.Workers/2))
+}
+
+// limit is how many requests an application's endpoint may have in flight; w.mu is held.
 func (w *WebhookWorker) limit(clientID string) int {
 	if w.failing[clientID] {
 		return 1
@@ -157,7 +167,9 @@ func (w *WebhookWorker) init() {
 		if w.Jitter == nil {
 			w.Jitter = Jitter
 		}
-		w.inflight = map[string]int{}
+		w.reserved = map[string]int{}
+		w.sending = map[string]int{}
+		w.cond = sync.NewCond(&w.mu)
 		w.failing = map[string]bool{}
 	})
 }
@@ -265,8 +277,8 @@ func (w *WebhookWorker) claim(ctx context.Context, slots chan struct{}, freed ch
 	}
 	w.mu.Lock()
 	var busy []string
-	for client, n := range w.inflight {
-		if n >= w.limit(client) {
+	for client, n := range w.reserved {
+		if n >= w.reserveCap(client) {
 			busy = append(busy, client)
 		}
 	}
@@ -276,13 +288,19 @@ func (w *WebhookWorker) claim(ctx context.Context, slots chan struct{}, freed ch
 	if err != nil {
 		return err
 	}
-	release := func(d Delivery) {
+	unreserve := func(d Delivery) {
 		w.mu.Lock()
-		if w.inflight[d.ClientID]--; w.inflight[d.ClientID] == 0 {
-			delete(w.inflight, d.ClientID)
+		if w.reserved[d.ClientID]--; w.reserved[d.ClientID] == 0 {
+			delete(w.reserved, d.ClientID)
 		}
 		w.mu.Unlock()
-		<-slots
+	}
+	release := func(d Delivery) { unreserve(d); <-slots }
+	signal := func() {
+		select {
+		case freed <- struct{}{}:
+		default:
+		}
 	}
 	var picked []Delivery
 	for _, d := range due {
@@ -290,9 +308,9 @@ func (w *WebhookWorker) claim(ctx context.Context, slots chan struct{}, freed ch
 			break
 		}
 		w.mu.Lock()
-		full := w.inflight[d.ClientID] >= w.limit(d.ClientID)
+		full := w.reserved[d.ClientID] >= w.reserveCap(d.ClientID)
 		if !full {
-			w.inflight[d.ClientID]++
+			w.reserved[d.ClientID]++
 		}
 		w.mu.Unlock()
 		if full {
@@ -323,16 +341,18 @@ func (w *WebhookWorker) claim(ctx context.Context, slots chan struct{}, freed ch
 		}
 		wg.Add(1)
 		go func(d Delivery) {
+			// Once its request is answered, the delivery no longer counts against its
+			// application: the next can be claimed while this outcome is written.
+			var once sync.Once
+			sent := func() { once.Do(func() { unreserve(d); signal() }) }
 			defer func() {
-				release(d)
-				select {
-				case freed <- struct{}{}:
-				default:
-				}
+				sent()
+				<-slots
+				signal()
 				wg.Done()
 			}()
 			// The send outlives a stop request: it is bounded by the sender's timeout.
-			if err := w.deliver(context.WithoutCancel(ctx), d.ID); err != nil {
+			if err := w.deliver(context.WithoutCancel(ctx), d.ID, sent); err != nil {
 				w.Service.log().ErrorContext(ctx, "webhooks: deliver", "delivery", d.ID, "err", err)
 			}
 		}(d)
@@ -341,7 +361,8 @@ func (w *WebhookWorker) claim(ctx context.Context, slots chan struct{}, freed ch
 }
 
 // deliver makes one attempt at a delivery this worker has claimed and records its outcome.
-func (w *WebhookWorker) deliver(ctx context.Context, id string) error {
+// sent is called once the endpoint answered (or could not be reached).
+func (w *WebhookWorker) deliver(ctx context.Context, id string, sent func()) error {
 	w.init()
 	s := w.Service
 	d, err := s.Store.FindDelivery(ctx, id)
@@ -372,21 +393,36 @@ func (w *WebhookWorker) deliver(ctx context.Context, id string) error {
 			return w.retryLater(ctx, out, err)
 		}
 	}
+	// At most limit requests to one endpoint at a time (one while it fails).
+	client := app.ClientID
+	w.mu.Lock()
+	for w.sending[client] >= w.limit(client) {
+		w.cond.Wait()
+	}
+	w.sending[client]++
+	w.mu.Unlock()
+	now = s.now()
+	out.At = now
 	res := w.Sender.Send(ctx, webhooks.Message{URL: app.WebhookURL, ID: d.ID, Timestamp: now, Body: body,
 		Secrets: app.SigningSecrets(now)})
+	w.mu.Lock()
+	if w.sending[client]--; w.sending[client] == 0 {
+		delete(w.sending, client)
+	}
+	if res.Delivered() {
+		delete(w.failing, client)
+	} else {
+		w.failing[client] = true
+	}
+	w.cond.Broadcast()
+	w.mu.Unlock()
+	sent()
 	out.Tries++
 	out.Attempt = &DeliveryAttempt{At: now, URL: app.WebhookURL, HTTPStatus: res.Status, Duration: res.Duration, Response: res.Response}
 	if res.Err != nil {
 		out.Attempt.Error = res.Err.Error()
 	}
 	out.LastError = out.Attempt.Error
-	w.mu.Lock()
-	if res.Delivered() {
-		delete(w.failing, app.ClientID)
-	} else {
-		w.failing[app.ClientID] = true
-	}
-	w.mu.Unlock()
 	switch delay, retry := nextDelay(w.Schedule, out.Tries, res.RetryAfter, w.Jitter); {
 	case res.Delivered():
 		out.Status = DeliveryDelivered
