@@ -98,12 +98,12 @@ type webhookResult struct {
 	// body), its log row and its outcome. Claims of a pass share one transaction and outcomes
 	// are group-committed, so the write transactions are at most two per attempt and fewer
 	// under load.
-	RowWrites float64 `json:"webhook_row_writes_per_checkout"`
-	Attempts  float64 `json:"webhook_attempts_per_checkout"`
-	Delivered         int     `json:"delivered"`
-	Received          int     `json:"received"`
-	Duplicates        int     `json:"duplicates"`
-	NotDelivered      int     `json:"not_delivered_at_end"`
+	RowWrites    float64 `json:"webhook_row_writes_per_checkout"`
+	Attempts     float64 `json:"webhook_attempts_per_checkout"`
+	Delivered    int     `json:"delivered"`
+	Received     int     `json:"received"`
+	Duplicates   int     `json:"duplicates"`
+	NotDelivered int     `json:"not_delivered_at_end"`
 }
 
 // countWebhookWrites reads from Kassa's database how many write transactions the deliveries
