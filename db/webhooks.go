@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -122,8 +123,12 @@ func (db *DB) ClaimDelivery(ctx context.Context, id, owner string, now, until ti
 	return true, nil
 }
 
-// ClaimDeliveries implements checkout.WebhookStore: the same claims, one transaction.
+// ClaimDeliveries implements checkout.WebhookStore: the same claims, one transaction. They are
+// made in id order, so that on PostgreSQL two processes claiming overlapping batches take
+// their row locks in the same order and cannot deadlock.
 func (db *DB) ClaimDeliveries(ctx context.Context, ds []checkout.Delivery, owner string, now, until time.Time) (map[string]bool, error) {
+	ds = slices.Clone(ds)
+	slices.SortFunc(ds, func(a, b checkout.Delivery) int { return strings.Compare(a.ID, b.ID) })
 	won := map[string]bool{}
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		for _, d := range ds {
