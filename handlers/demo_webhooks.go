@@ -53,7 +53,9 @@ func (s *Server) demoWebhook(c *gin.Context) {
 	if err != nil {
 		rec.Error = err.Error()
 	}
-	if msg.Data.ID != "" {
+	// Only what verified is kept: anyone can POST here, and a store must not let strangers
+	// write into its records.
+	if err == nil && msg.Data.ID != "" {
 		if rerr := s.DemoStore.RecordDemoWebhook(ctx, rec); rerr != nil {
 			s.apiError(c, rerr)
 			return

@@ -149,7 +149,7 @@ func TestDemoStoreReceivesVerifiedWebhooks(t *testing.T) {
 		return false
 	})
 	_, body = e.page(t, "/orders/"+p.Reference)
-	if !strings.Contains(body, "payment.cancelled") || !strings.Contains(body, "verified") || !strings.Contains(body, "invalid") {
+	if !strings.Contains(body, "payment.cancelled") || !strings.Contains(body, "verified") || strings.Contains(body, "msg_forged") {
 		t.Fatalf("order page:\n%s", body)
 	}
 
