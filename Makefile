@@ -1,4 +1,4 @@
-# Kassa's front door. `make run` starts Kassa with SQLite and every provider sandbox;
+# Kassa's front door. `make run` starts Kassa with SQLite and every provider sandbox (sandbox mode);
 # `make test` installs what the tests need and runs all of them, e2e in Chromium included.
 
 GO      ?= go
@@ -7,8 +7,9 @@ export CGO_ENABLED := 1
 
 .PHONY: run build generate test unit e2e bench lint test-deps
 
+# Sandbox mode is asked for explicitly: every provider without real settings is simulated.
 run: build
-	./$(BIN) serve --webhook-allow-private
+	./$(BIN) serve --sandbox --webhook-allow-private
 
 build:
 	$(GO) build -o $(BIN) .

@@ -1,16 +1,21 @@
 // Command kassa is a self-hosted hosted checkout: one binary that serves the checkout pages,
 // the merchant API and (in sandbox mode) a simulator of every payment provider.
 //
-//	kassa serve     [--addr :8080] [--db sqlite:kassa.db] [--base-url URL] [--sandbox=true]
+//	kassa serve     [--addr :8080] [--db sqlite:kassa.db] [--base-url URL] [--sandbox[=true|false]]
+//	                [--log-format text|json] [--breaker-failures 5] [--breaker-cooldown 30s]
+//	                [--shutdown-timeout 25s]
 //	kassa migrate   [--db ...]
 //	kassa apps create --name NAME [--webhook-url URL]
 //	kassa tokens create --client-id ID --scope SCOPE [--scope ...] [--label L] [--expires RFC3339]
 //	kassa sandbox credentials
+//	kassa links create|list|deactivate ...
 //	kassa webhooks list [--failed] [--since T] | webhooks redeliver ID|--all-failed [--since T]
 //
 // Every flag has an environment variable (KASSA_ADDR, KASSA_DATABASE_URL, KASSA_BASE_URL,
-// KASSA_SANDBOX, KASSA_WEBHOOK_ALLOW_PRIVATE, KASSA_WEBHOOK_RETRY_SCHEDULE); where both are
-// given, the environment wins.
+// KASSA_SANDBOX, KASSA_LOG_FORMAT, KASSA_PUBLIC_RATE_LIMIT, KASSA_TRUSTED_PROXIES,
+// KASSA_WEBHOOK_ALLOW_PRIVATE, KASSA_WEBHOOK_RETRY_SCHEDULE, ...); where both are given, the
+// environment wins. Sandbox mode (the provider simulators) is on when no real provider is
+// configured, or when asked for; `make run` asks for it.
 package main
 
 import (
@@ -38,7 +43,9 @@ import (
 	"github.com/kassa-pay/kassa/checkout"
 	"github.com/kassa-pay/kassa/db"
 	"github.com/kassa-pay/kassa/handlers"
+	"github.com/kassa-pay/kassa/handlers/dashboard"
 	"github.com/kassa-pay/kassa/providers"
+	"github.com/kassa-pay/kassa/providers/health"
 )
 
 func main() {
@@ -61,6 +68,15 @@ commands:
   tokens list           list an application's client tokens
   tokens revoke         revoke a client token
   oauth-clients create  create OAuth2 client credentials for the dashboard API
+  links create          create a payment link (a shareable price, QR code and button)
+  links list            list payment links with their counters
+  links deactivate      stop a payment link taking payments
+  users create          create a dashboard operator (--email E [--password-stdin])
+  users list            list dashboard operators
+  users reset-password  give an operator a new password (--email E [--password-stdin])
+  users disable         stop an operator from signing in (--email E)
+  refunds create        refund a paid payment (--payment ID [--amount N] [--reason R] [--note T])
+  refunds list          list a payment's refunds (--payment ID)
   webhooks list         list webhook deliveries (--failed: only failed ones)
   webhooks redeliver    send a webhook delivery again (ID, or --all-failed [--since T])
   sandbox credentials   print the credentials the provider sandboxes accept`
@@ -70,7 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New(usage)
 	}
 	cmd, rest := args[0], args[1:]
-	if (cmd == "apps" || cmd == "tokens" || cmd == "sandbox" || cmd == "oauth-clients" || cmd == "webhooks") && len(rest) > 0 {
+	if (cmd == "apps" || cmd == "tokens" || cmd == "sandbox" || cmd == "oauth-clients" || cmd == "links" || cmd == "refunds" || cmd == "users" || cmd == "webhooks") && len(rest) > 0 {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	switch cmd {
@@ -90,6 +106,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return sandboxCredentials(stdout)
 	case "webhooks list", "webhooks redeliver":
 		return webhooksCommand(ctx, cmd, rest, stdout)
+	case "links create", "links list", "links deactivate":
+		return links(ctx, cmd, rest, stdout)
+	case "refunds create", "refunds list":
+		return refundsCmd(ctx, cmd, rest, stdout)
+	case "users create", "users list", "users reset-password", "users disable":
+		return users(ctx, cmd, rest, os.Stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -320,12 +342,20 @@ func sandboxCredentials(stdout io.Writer) error {
 // serveFlags are serve's settings.
 type serveFlags struct {
 	commonFlags
-	addr      string
-	baseURL   string
-	sandbox   bool
-	reconcile time.Duration
-	rateLimit int
-	webhooks  webhookFlags
+	addr           string
+	baseURL        string
+	sandbox        sandboxFlag
+	reconcile      time.Duration
+	rateLimit      int
+	publicLimit    int
+	trustedProxies string
+	logFormat      string
+	// breakerFailures and breakerCooldown tune the provider circuit breakers; grace bounds
+	// the graceful shutdown.
+	breakerFailures int
+	breakerCooldown time.Duration
+	grace           time.Duration
+	webhooks        webhookFlags
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -334,17 +364,30 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f.register(fs)
 	fs.StringVar(&f.addr, "addr", ":8080", "listen address (env KASSA_ADDR)")
 	fs.StringVar(&f.baseURL, "base-url", "", "public base URL, used in return URLs (env KASSA_BASE_URL; default from --addr)")
-	fs.BoolVar(&f.sandbox, "sandbox", true, "mount the provider sandboxes and use them (env KASSA_SANDBOX)")
+	fs.Var(&f.sandbox, "sandbox", "mount the provider simulators and use them for every provider without real settings (env KASSA_SANDBOX; default: on only when no real provider is configured)")
 	fs.DurationVar(&f.reconcile, "reconcile-every", 2*time.Second, "how often the background job checks pending payments (env KASSA_RECONCILE_EVERY)")
 	fs.IntVar(&f.rateLimit, "api-rate-limit", 1000, "merchant API requests per client token per minute; 0 disables (env KASSA_API_RATE_LIMIT)")
+	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json (env KASSA_LOG_FORMAT)")
+	fs.IntVar(&f.breakerFailures, "breaker-failures", 5, "consecutive provider failures (timeouts, 5xx, connection errors) that take a provider off checkout pages (env KASSA_BREAKER_FAILURES)")
+	fs.DurationVar(&f.breakerCooldown, "breaker-cooldown", 30*time.Second, "how long a failing provider stays off before it is probed (env KASSA_BREAKER_COOLDOWN)")
+	fs.DurationVar(&f.grace, "shutdown-timeout", 25*time.Second, "how long a SIGTERM waits for requests in flight (env KASSA_SHUTDOWN_TIMEOUT)")
+	fs.IntVar(&f.publicLimit, "public-rate-limit", 120, "requests per client address per minute to the public pages, and apart to provider callbacks; 0 disables (env KASSA_PUBLIC_RATE_LIMIT)")
+	fs.StringVar(&f.trustedProxies, "trusted-proxies", "", "comma-separated IPs or CIDR ranges of reverse proxies whose X-Forwarded-For is believed; default none (env KASSA_TRUSTED_PROXIES)")
 	f.webhooks.register(fs)
 	if err := parse(fs, args, f.webhooks.env(map[string]string{"db": "KASSA_DATABASE_URL", "addr": "KASSA_ADDR", "base-url": "KASSA_BASE_URL",
-		"sandbox": "KASSA_SANDBOX", "reconcile-every": "KASSA_RECONCILE_EVERY", "api-rate-limit": "KASSA_API_RATE_LIMIT"})); err != nil {
+		"sandbox": "KASSA_SANDBOX", "reconcile-every": "KASSA_RECONCILE_EVERY", "api-rate-limit": "KASSA_API_RATE_LIMIT",
+		"log-format": "KASSA_LOG_FORMAT", "breaker-failures": "KASSA_BREAKER_FAILURES", "breaker-cooldown": "KASSA_BREAKER_COOLDOWN",
+		"shutdown-timeout":  "KASSA_SHUTDOWN_TIMEOUT",
+		"public-rate-limit": "KASSA_PUBLIC_RATE_LIMIT", "trusted-proxies": "KASSA_TRUSTED_PROXIES"})); err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if os.Getenv("KASSA_LOG_FORMAT") == "json" {
-		log = slog.New(slog.NewJSONHandler(stderr, nil))
+	proxies, err := trustedProxies(f.trustedProxies)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(f.logFormat, stderr)
+	if err != nil {
+		return err
 	}
 	slog.SetDefault(log)
 
@@ -377,32 +420,55 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			c()
 		}
 	}()
-	svc := &checkout.Service{Store: d, Providers: providers.NewRegistry(wiring.providers...),
-		URLs: checkout.URLs{Base: strings.TrimSuffix(base.String(), "/")}, Log: log, WebhookAllowPrivate: f.webhooks.allowPrivate}
-	demo, err := demoApp(ctx, d, svc)
+	breakers, wrapped, probe, err := providerHealth(ctx, d, wiring.providers,
+		health.Config{Threshold: f.breakerFailures, Cooldown: f.breakerCooldown, Log: log})
 	if err != nil {
 		return err
 	}
-	worker, err := f.webhooks.worker(svc)
+	watchDatabase(d)
+	svc := &checkout.Service{Store: d, Providers: providers.NewRegistry(wrapped...),
+		URLs: checkout.URLs{Base: strings.TrimSuffix(base.String(), "/")}, Log: log, Breakers: breakers,
+		WebhookAllowPrivate: f.webhooks.allowPrivate}
+	worker, err := f.webhooks.worker(svc, d)
 	if err != nil {
 		return err
 	}
-	if f.sandbox {
+	// The demo store exists only in sandbox mode: it sells nothing real.
+	var demo string
+	if wiring.sandbox {
+		if demo, err = demoApp(ctx, d, svc); err != nil {
+			return err
+		}
 		demoWebhookURL(ctx, svc, demo, log)
 	}
-	srv := &handlers.Server{
-		Checkout: svc,
-		Sessions: d.NewSessionStore(keys.session, sessions.Options{Path: "/", MaxAge: 86400, HttpOnly: true,
-			Secure: base.Scheme == "https", SameSite: http.SameSiteLaxMode}),
-		CSRFKey:      keys.csrf,
-		Idempotency:  d,
-		RateLimit:    handlers.NewRateLimiter(f.rateLimit),
-		BaseURL:      base,
-		Mounts:       wiring.mounts,
-		DemoClientID: demo,
-		DemoStore:    d,
-		Log:          log,
+	sessionStore := d.NewSessionStore(keys.session, sessions.Options{Path: "/", MaxAge: 86400, HttpOnly: true,
+		Secure: base.Scheme == "https", SameSite: http.SameSiteLaxMode})
+	var opEmail, opPassword string
+	if wiring.sandbox {
+		if opEmail, opPassword, err = sandboxOperator(ctx, d, log); err != nil {
+			return err
+		}
 	}
+	srv := &handlers.Server{
+		Checkout:        svc,
+		Sessions:        sessionStore,
+		CSRFKey:         keys.csrf,
+		Idempotency:     d,
+		RateLimit:       handlers.NewRateLimiter(f.rateLimit),
+		PublicRateLimit: handlers.NewRateLimiter(f.publicLimit),
+		LinkPayments:    handlers.NewRateLimiter(linkPaymentsPerMinute),
+		TrustedProxies:  proxies,
+		BaseURL:         base,
+		Mounts:          wiring.mounts,
+		Simulated:       wiring.simulated,
+		DemoClientID:    demo,
+		DemoStore:       d,
+		Dashboard: &dashboard.Handler{Checkout: svc, Operators: &checkout.Operators{Store: d},
+			Sessions: sessionStore, Log: log},
+		Log:   log,
+		Ready: d.Ready,
+	}
+	log.Info("public pages", "rate_limit_per_address_per_minute", f.publicLimit, "trusted_proxies", proxies)
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -413,29 +479,49 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	go svc.Run(ctx, f.reconcile)
-	webhooksDone := make(chan struct{})
-	go func() { worker.Run(ctx); close(webhooksDone) }()
-	go cleanSessions(ctx, d, log)
-
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
 	fmt.Fprintf(stdout, "Kassa is listening on %s\n", base)
-	fmt.Fprintf(stdout, "  demo store:    %s/\n", base)
+	if demo != "" {
+		fmt.Fprintf(stdout, "  demo store:    %s/\n", base)
+	}
 	fmt.Fprintf(stdout, "  merchant API:  %s/api/payment/checkout\n", base)
-	if f.sandbox {
+	fmt.Fprintf(stdout, "  dashboard:     %s/dashboard\n", base)
+	if opEmail != "" {
+		fmt.Fprintf(stdout, "                 sign in as %s with password %s (sandbox operator)\n", opEmail, opPassword)
+	}
+	if wiring.sandbox {
 		fmt.Fprintf(stdout, "  sandboxes:     %s/sandbox/<provider>/ (credentials: kassa sandbox credentials)\n", base)
+		fmt.Fprintln(stdout, "  Test mode: simulated providers move no real money")
 	}
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
+	// The database closes (deferred above) only after runServer has stopped the jobs.
+	return runServer(ctx, hs, ln, f.grace, log,
+		func(ctx context.Context) { svc.Run(ctx, f.reconcile) },
+		func(ctx context.Context) { svc.RunRefunds(ctx, f.reconcile) },
+		func(ctx context.Context) { cleanSessions(ctx, d, log) },
+		func(ctx context.Context) { breakers.Run(ctx, probeEvery, probe) },
+		// Sends in flight finish (each within its 10 s timeout) and are recorded.
+		func(ctx context.Context) { worker.Run(ctx) },
+	)
+}
+
+// probeEvery is how often each instance looks for providers whose cool-down is over.
+const probeEvery = 5 * time.Second
+
+// trustedProxies parses --trusted-proxies: IP addresses and CIDR ranges, comma-separated.
+func trustedProxies(v string) ([]string, error) {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if net.ParseIP(p) == nil {
+			if _, _, err := net.ParseCIDR(p); err != nil {
+				return nil, fmt.Errorf("--trusted-proxies: %q is neither an IP address nor a CIDR range", p)
+			}
+		}
+		out = append(out, p)
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	err = hs.Shutdown(shutdown)
-	<-webhooksDone // sends in flight finish (each within its 10 s timeout) and are recorded
-	return err
+	return out, nil
 }
 
 // publicURL is --base-url, or http://<listen host>:<port> with localhost for a wildcard host.

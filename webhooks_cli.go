@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/kassa-pay/kassa/checkout"
+	"github.com/kassa-pay/kassa/db"
+	"github.com/kassa-pay/kassa/metrics"
 	"github.com/kassa-pay/kassa/webhooks"
 )
 
@@ -40,8 +42,9 @@ func (w *webhookFlags) env(m map[string]string) map[string]string {
 	return m
 }
 
-// worker builds the delivery worker these settings describe.
-func (w *webhookFlags) worker(svc *checkout.Service) (*checkout.WebhookWorker, error) {
+// worker builds the delivery worker these settings describe, its outcomes, backlog and lag
+// exported as metrics.
+func (w *webhookFlags) worker(svc *checkout.Service, d *db.DB) (*checkout.WebhookWorker, error) {
 	var schedule []time.Duration
 	if w.schedule != "" {
 		var err error
@@ -49,8 +52,19 @@ func (w *webhookFlags) worker(svc *checkout.Service) (*checkout.WebhookWorker, e
 			return nil, fmt.Errorf("KASSA_WEBHOOK_RETRY_SCHEDULE: %w", err)
 		}
 	}
+	metrics.WatchWebhookBacklog(func(ctx context.Context) (int64, error) {
+		n, _, err := d.WebhookBacklog(ctx)
+		return int64(n), err
+	})
+	metrics.WatchJobLag("webhooks", func(ctx context.Context) (time.Duration, error) {
+		_, oldest, err := d.WebhookBacklog(ctx)
+		if err != nil || oldest.IsZero() {
+			return 0, err
+		}
+		return max(0, time.Since(oldest)), nil
+	})
 	return &checkout.WebhookWorker{Service: svc, Sender: webhooks.New(webhooks.Config{AllowPrivate: w.allowPrivate}),
-		Schedule: schedule, Retention: w.retention}, nil
+		Schedule: schedule, Retention: w.retention, OnOutcome: metrics.WebhookDelivered}, nil
 }
 
 // envBool reads a true/false environment variable; unset or unreadable is false.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -23,13 +24,44 @@ import (
 type wiring struct {
 	providers []providers.Provider
 	mounts    map[string]http.Handler
+	// sandbox is whether sandbox mode is on; simulated names the providers a simulator serves.
+	sandbox   bool
+	simulated map[providers.ID]bool
 	// closers stop the simulators' background deliveries (webhooks) on shutdown.
 	closers []func()
 }
 
+// sandboxFlag is --sandbox / KASSA_SANDBOX: unset or "auto" (decided by the configuration),
+// on or off.
+// It is a boolean flag, so a bare --sandbox turns it on.
+type sandboxFlag struct{ set, on bool }
+
+func (f *sandboxFlag) String() string {
+	if !f.set {
+		return "auto"
+	}
+	return strconv.FormatBool(f.on)
+}
+
+func (f *sandboxFlag) Set(v string) error {
+	if v == "" || v == "auto" {
+		*f = sandboxFlag{}
+		return nil
+	}
+	on, err := strconv.ParseBool(v)
+	if err != nil {
+		return errors.New("must be true, false or auto")
+	}
+	f.set, f.on = true, on
+	return nil
+}
+
+func (f *sandboxFlag) IsBoolFlag() bool { return true }
+
 // providerEnv reads a provider's settings: KASSA_<PROVIDER>_<NAME> from the environment, or
-// the sandbox's value in sandbox mode. A real credential in the environment always wins, so
-// one provider can be pointed at its real service while the others stay simulated.
+// the simulator's value for a simulated provider. For a simulated provider an environment value
+// still wins (KASSA_ONECHECKOUT_BASE_URL can point it at a simulator served elsewhere); a live
+// provider takes nothing from the simulator.
 type providerEnv struct {
 	prefix  string
 	sandbox map[string]string
@@ -42,117 +74,134 @@ func (e providerEnv) get(name string) string {
 	return e.sandbox[name]
 }
 
-// wireProviders configures every provider. In sandbox mode each simulator is mounted under
-// /sandbox/<id> and its adapter reaches it over HTTP through Kassa's own base URL, exactly as
-// it would reach the real service. Outside sandbox mode, a provider is enabled only when its
-// credentials and base URL are set in the environment.
-func wireProviders(base *url.URL, sandbox bool, log *slog.Logger) (wiring, error) {
-	w := wiring{mounts: map[string]http.Handler{}}
+// providerSetup is one provider's settings as the environment gives them.
+type providerSetup struct {
+	id    providers.ID
+	env   providerEnv
+	names []string // the settings it needs; BASE_URL among them
+}
+
+// inEnv lists which of the provider's settings the environment sets.
+func (p providerSetup) inEnv() (set, missing []string) {
+	for _, n := range p.names {
+		if os.Getenv(p.env.prefix+n) != "" {
+			set = append(set, n)
+		} else {
+			missing = append(missing, p.env.prefix+n)
+		}
+	}
+	return set, missing
+}
+
+// live reports whether the environment configures the real provider: every setting given.
+func (p providerSetup) live() bool {
+	_, missing := p.inEnv()
+	return len(missing) == 0
+}
+
+// check refuses a partial configuration, which is a mistake rather than a choice: a real
+// credential without the rest must not silently fall back to a simulator, nor be ignored. In
+// sandbox mode BASE_URL alone is allowed: it points the simulated adapter elsewhere.
+func (p providerSetup) check(sandbox bool) error {
+	set, missing := p.inEnv()
+	if len(set) == 0 || len(missing) == 0 {
+		return nil
+	}
+	if sandbox && len(set) == 1 && set[0] == "BASE_URL" {
+		return nil
+	}
+	return fmt.Errorf("%s is partly configured: set %v too, or unset %v", p.id, missing, prefixed(p.env.prefix, set))
+}
+
+func prefixed(prefix string, names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = prefix + n
+	}
+	return out
+}
+
+// wireProviders configures every provider and decides sandbox mode. Unless --sandbox or
+// KASSA_SANDBOX says otherwise, sandbox mode is on exactly when no real provider is configured,
+// so a merchant who configures one real provider is never offered a simulator beside it. In
+// sandbox mode every provider without real settings is served by its simulator, mounted under
+// /sandbox/<id> and reached over HTTP through Kassa's own base URL, exactly as the real service
+// would be; live and simulated providers are mixed only when sandbox mode is asked for
+// explicitly, and then the pages touching a simulator say "Test mode". The log lists each
+// provider as live, simulated or off.
+func wireProviders(base *url.URL, mode sandboxFlag, log *slog.Logger) (wiring, error) {
+	w := wiring{mounts: map[string]http.Handler{}, simulated: map[providers.ID]bool{}}
 	root := base.String()
-	// mount builds and mounts a simulator in sandbox mode and returns its public root.
-	mount := func(id providers.ID, build func(prefix string) http.Handler) string {
-		prefix := "/sandbox/" + string(id)
-		if sandbox {
-			w.mounts[prefix] = build(prefix)
-		}
-		return root + prefix
-	}
-	sb := func(m map[string]string) map[string]string {
-		if sandbox {
-			return m
-		}
-		return nil
-	}
-	missing := func(e providerEnv, names ...string) []string {
-		var out []string
-		for _, n := range names {
-			if e.get(n) == "" {
-				out = append(out, e.prefix+n)
-			}
-		}
-		return out
-	}
-	add := func(id providers.ID, e providerEnv, names []string, p func() (providers.Provider, error)) error {
-		if miss := missing(e, names...); len(miss) > 0 {
-			if len(miss) < len(names) {
-				return fmt.Errorf("%s is partly configured: set %v", id, miss)
-			}
-			return nil // not configured at all: not offered
-		}
-		pr, err := p()
-		if err != nil {
-			return fmt.Errorf("%s: %w", id, err)
-		}
-		w.providers = append(w.providers, pr)
-		return nil
-	}
+	at := func(id providers.ID) string { return root + "/sandbox/" + string(id) }
 
-	// Onecheckout: a static API key. The per-key limits the client keeps to (default the
-	// documented 1000 requests a minute and 10 in flight) are settable for merchants granted
-	// more, and in sandbox mode the simulator enforces the same numbers.
-	{
-		c := onecheckoutsandbox.DefaultCredentials()
-		ocLimits := struct{ perMinute, inFlight int }{envInt("KASSA_ONECHECKOUT_REQUESTS_PER_MINUTE"), envInt("KASSA_ONECHECKOUT_MAX_CONCURRENT")}
-		at := mount(providers.Onecheckout, func(prefix string) http.Handler {
-			return onecheckoutsandbox.New(onecheckoutsandbox.Config{Prefix: prefix, RequestsPerMinute: ocLimits.perMinute,
-				MaxConcurrent: ocLimits.inFlight})
-		})
-		e := providerEnv{"KASSA_ONECHECKOUT_", sb(map[string]string{"API_KEY": c.APIKey, "BASE_URL": at + "/api/v1.0"})}
-		if err := add(providers.Onecheckout, e, []string{"API_KEY", "BASE_URL"}, func() (providers.Provider, error) {
-			return onecheckout.New(onecheckout.Config{BaseURL: e.get("BASE_URL"), APIKey: onecheckout.Secret(e.get("API_KEY")),
-				RequestsPerMinute: ocLimits.perMinute, MaxConcurrent: ocLimits.inFlight}), nil
-		}); err != nil {
-			return w, err
-		}
+	oc, ek, ks, okh := onecheckoutsandbox.DefaultCredentials(), enkashsandbox.DefaultCredentials(),
+		kspaysandbox.DefaultCredentials(), onekhusasandbox.DefaultCredentials()
+	// The per-key limits the Onecheckout client keeps to (default the documented 1000
+	// requests a minute and 10 in flight) are settable for merchants granted more, and the
+	// simulator enforces the same numbers.
+	ocLimits := struct{ perMinute, inFlight int }{envInt("KASSA_ONECHECKOUT_REQUESTS_PER_MINUTE"), envInt("KASSA_ONECHECKOUT_MAX_CONCURRENT")}
+	type entry struct {
+		providerSetup
+		simulator func(prefix string) http.Handler
+		build     func(e providerEnv) (providers.Provider, error)
 	}
-
-	// EnKash: access and secret key exchanged for an expiring token.
-	{
-		c := enkashsandbox.DefaultCredentials()
-		at := mount(providers.EnKash, func(prefix string) http.Handler {
-			srv := enkashsandbox.New(enkashsandbox.Config{Prefix: prefix})
-			w.closers = append(w.closers, srv.Close)
-			return srv
-		})
-		e := providerEnv{"KASSA_ENKASH_", sb(map[string]string{"ACCESS_KEY": c.AccessKey, "SECRET_KEY": c.SecretKey, "BASE_URL": at + "/api/v0"})}
-		if err := add(providers.EnKash, e, []string{"ACCESS_KEY", "SECRET_KEY", "BASE_URL"}, func() (providers.Provider, error) {
-			return enkash.New(enkash.Config{BaseURL: e.get("BASE_URL"), AccessKey: e.get("ACCESS_KEY"), SecretKey: enkash.Secret(e.get("SECRET_KEY"))}), nil
-		}); err != nil {
-			return w, err
-		}
-	}
-
-	// KS Pay: an application id with access and secret key, exchanged for access and
-	// refresh tokens.
-	{
-		c := kspaysandbox.DefaultCredentials()
-		at := mount(providers.KSPay, func(prefix string) http.Handler {
-			return kspaysandbox.New(kspaysandbox.Config{Prefix: prefix})
-		})
-		e := providerEnv{"KASSA_KSPAY_", sb(map[string]string{"APP_ID": c.AppID, "ACCESS_KEY": c.AccessKey, "SECRET_KEY": c.SecretKey, "BASE_URL": at})}
-		if err := add(providers.KSPay, e, []string{"APP_ID", "ACCESS_KEY", "SECRET_KEY", "BASE_URL"}, func() (providers.Provider, error) {
-			return kspay.New(kspay.Config{BaseURL: e.get("BASE_URL"), AppID: e.get("APP_ID"), AccessKey: e.get("ACCESS_KEY"),
-				SecretKey: kspay.Secret(e.get("SECRET_KEY")), Origin: os.Getenv("KASSA_KSPAY_ORIGIN")}), nil
-		}); err != nil {
-			return w, err
-		}
-	}
-
-	// OneKhusa: API key and secret with the organisation and merchant account, exchanged for
-	// a five-minute token; webhooks are registered per merchant account, so the simulator is
-	// told Kassa's callback URL.
-	{
-		c := onekhusasandbox.DefaultCredentials()
-		at := mount(providers.OneKhusa, func(prefix string) http.Handler {
-			srv := onekhusasandbox.New(onekhusasandbox.Config{Prefix: prefix, WebhookURL: root + "/callbacks/onekhusa"})
-			w.closers = append(w.closers, srv.Close)
-			return srv
-		})
-		e := providerEnv{"KASSA_ONEKHUSA_", sb(map[string]string{"API_KEY": c.APIKey, "API_SECRET": c.APISecret,
-			"ORGANISATION_ID": c.OrganisationID, "MERCHANT_ACCOUNT_NUMBER": strconv.FormatInt(c.MerchantAccountNumber, 10),
-			"CAPTURED_BY": c.CapturedBy, "BASE_URL": at + "/v1"})}
-		if err := add(providers.OneKhusa, e, []string{"API_KEY", "API_SECRET", "ORGANISATION_ID", "MERCHANT_ACCOUNT_NUMBER", "CAPTURED_BY", "BASE_URL"},
-			func() (providers.Provider, error) {
+	entries := []entry{
+		{
+			// Onecheckout: a static API key.
+			providerSetup{providers.Onecheckout, providerEnv{"KASSA_ONECHECKOUT_", map[string]string{
+				"API_KEY": oc.APIKey, "BASE_URL": at(providers.Onecheckout) + "/api/v1.0"}}, []string{"API_KEY", "BASE_URL"}},
+			func(prefix string) http.Handler {
+				return onecheckoutsandbox.New(onecheckoutsandbox.Config{Prefix: prefix, RequestsPerMinute: ocLimits.perMinute,
+					MaxConcurrent: ocLimits.inFlight})
+			},
+			func(e providerEnv) (providers.Provider, error) {
+				return onecheckout.New(onecheckout.Config{BaseURL: e.get("BASE_URL"), APIKey: onecheckout.Secret(e.get("API_KEY")),
+					RequestsPerMinute: ocLimits.perMinute, MaxConcurrent: ocLimits.inFlight}), nil
+			},
+		},
+		{
+			// EnKash: access and secret key exchanged for an expiring token.
+			providerSetup{providers.EnKash, providerEnv{"KASSA_ENKASH_", map[string]string{
+				"ACCESS_KEY": ek.AccessKey, "SECRET_KEY": ek.SecretKey, "BASE_URL": at(providers.EnKash) + "/api/v0"}},
+				[]string{"ACCESS_KEY", "SECRET_KEY", "BASE_URL"}},
+			func(prefix string) http.Handler {
+				srv := enkashsandbox.New(enkashsandbox.Config{Prefix: prefix})
+				w.closers = append(w.closers, srv.Close)
+				return srv
+			},
+			func(e providerEnv) (providers.Provider, error) {
+				return enkash.New(enkash.Config{BaseURL: e.get("BASE_URL"), AccessKey: e.get("ACCESS_KEY"), SecretKey: enkash.Secret(e.get("SECRET_KEY"))}), nil
+			},
+		},
+		{
+			// KS Pay: an application id with access and secret key, exchanged for access and
+			// refresh tokens.
+			providerSetup{providers.KSPay, providerEnv{"KASSA_KSPAY_", map[string]string{
+				"APP_ID": ks.AppID, "ACCESS_KEY": ks.AccessKey, "SECRET_KEY": ks.SecretKey, "BASE_URL": at(providers.KSPay)}},
+				[]string{"APP_ID", "ACCESS_KEY", "SECRET_KEY", "BASE_URL"}},
+			func(prefix string) http.Handler {
+				return kspaysandbox.New(kspaysandbox.Config{Prefix: prefix})
+			},
+			func(e providerEnv) (providers.Provider, error) {
+				return kspay.New(kspay.Config{BaseURL: e.get("BASE_URL"), AppID: e.get("APP_ID"), AccessKey: e.get("ACCESS_KEY"),
+					SecretKey: kspay.Secret(e.get("SECRET_KEY")), Origin: os.Getenv("KASSA_KSPAY_ORIGIN")}), nil
+			},
+		},
+		{
+			// OneKhusa: API key and secret with the organisation and merchant account, exchanged
+			// for a five-minute token; webhooks are registered per merchant account, so the
+			// simulator is told Kassa's callback URL.
+			providerSetup{providers.OneKhusa, providerEnv{"KASSA_ONEKHUSA_", map[string]string{
+				"API_KEY": okh.APIKey, "API_SECRET": okh.APISecret, "ORGANISATION_ID": okh.OrganisationID,
+				"MERCHANT_ACCOUNT_NUMBER": strconv.FormatInt(okh.MerchantAccountNumber, 10), "CAPTURED_BY": okh.CapturedBy,
+				"BASE_URL": at(providers.OneKhusa) + "/v1"}},
+				[]string{"API_KEY", "API_SECRET", "ORGANISATION_ID", "MERCHANT_ACCOUNT_NUMBER", "CAPTURED_BY", "BASE_URL"}},
+			func(prefix string) http.Handler {
+				srv := onekhusasandbox.New(onekhusasandbox.Config{Prefix: prefix, WebhookURL: root + "/callbacks/onekhusa"})
+				w.closers = append(w.closers, srv.Close)
+				return srv
+			},
+			func(e providerEnv) (providers.Provider, error) {
 				account, err := strconv.ParseInt(e.get("MERCHANT_ACCOUNT_NUMBER"), 10, 64)
 				if err != nil {
 					return nil, fmt.Errorf("KASSA_ONEKHUSA_MERCHANT_ACCOUNT_NUMBER must be a number")
@@ -160,11 +209,43 @@ func wireProviders(base *url.URL, sandbox bool, log *slog.Logger) (wiring, error
 				return onekhusa.New(onekhusa.Config{BaseURL: e.get("BASE_URL"), APIKey: onekhusa.Secret(e.get("API_KEY")),
 					APISecret: onekhusa.Secret(e.get("API_SECRET")), OrganisationID: e.get("ORGANISATION_ID"),
 					MerchantAccountNumber: account, CapturedBy: e.get("CAPTURED_BY")}), nil
-			}); err != nil {
-			return w, err
-		}
+			},
+		},
 	}
 
+	anyLive := false
+	for _, en := range entries {
+		anyLive = anyLive || en.live()
+	}
+	w.sandbox = mode.on || (!mode.set && !anyLive)
+	for _, en := range entries {
+		if err := en.check(w.sandbox); err != nil {
+			return w, err
+		}
+		env := en.env
+		state := "live"
+		switch {
+		case en.live():
+			env.sandbox = nil // a live provider takes nothing from its simulator
+		case w.sandbox:
+			state = "simulated"
+			prefix := "/sandbox/" + string(en.id)
+			w.mounts[prefix] = en.simulator(prefix)
+			w.simulated[en.id] = true
+		default:
+			log.Info("provider", "provider", en.id, "mode", "off")
+			continue
+		}
+		pr, err := en.build(env)
+		if err != nil {
+			return w, fmt.Errorf("%s: %w", en.id, err)
+		}
+		w.providers = append(w.providers, pr)
+		log.Info("provider", "provider", en.id, "mode", state, "base_url", env.get("BASE_URL"))
+	}
+	if w.sandbox && anyLive {
+		log.Warn("sandbox mode with live providers: shoppers are offered real and simulated providers side by side; pages touching a simulator say Test mode")
+	}
 	if len(w.providers) == 0 {
 		log.Warn("no payment provider is configured: shoppers cannot pay (set provider credentials or run with --sandbox)")
 	}

@@ -153,8 +153,9 @@ func run(ctx context.Context, cfg config) (*results, error) {
 		return nil, err
 	}
 	env := kassaEnv("KASSA_ONECHECKOUT_BASE_URL="+sb.url+"/api/v1.0",
-		// One merchant token creates every payment of the run: no per-token API limit.
-		"KASSA_API_RATE_LIMIT=0",
+		// One merchant token creates every payment of the run: no per-token API limit; and
+		// every shopper comes from loopback: no per-address limit on the public pages.
+		"KASSA_API_RATE_LIMIT=0", "KASSA_PUBLIC_RATE_LIMIT=0",
 		// The Onecheckout client paces itself to the provider's documented 1000 requests a
 		// minute and 10 in flight; these lift it to match the simulator, for a Kassa that
 		// reads them (see BENCHMARKS.md).

@@ -85,6 +85,8 @@ type PaymentQuery struct {
 	Status      string
 	CreatedFrom time.Time
 	CreatedTo   time.Time
+	// Search is a payment id or part of a reference.
+	Search string
 	// Anchor is the next_anchor of the previous page: the id of this page's first payment.
 	Anchor string
 	Limit  int
@@ -119,7 +121,11 @@ func (s *Service) ListPayments(ctx context.Context, q PaymentQuery) (PaymentPage
 			fe.add("status", "must be one of open, paid, expired, cancelled, refunded, partially_refunded")
 		}
 	}
-	f := PaymentFilter{ClientID: q.ClientID, Status: st, CreatedFrom: q.CreatedFrom, CreatedTo: q.CreatedTo, Limit: q.Limit + 1}
+	if len(q.Search) > 200 {
+		fe.add("search", "must be at most 200 characters")
+	}
+	f := PaymentFilter{ClientID: q.ClientID, Status: st, CreatedFrom: q.CreatedFrom, CreatedTo: q.CreatedTo,
+		Search: strings.TrimSpace(q.Search), Limit: q.Limit + 1}
 	if q.Anchor != "" {
 		p, err := s.Store.FindPayment(ctx, q.Anchor)
 		if errors.Is(err, ErrNotFound) {

@@ -16,6 +16,9 @@ type OAuthClient struct {
 	SecretHash string
 	Name       string
 	CreatedAt  time.Time
+	// RevokedAt, when set, is when the client was revoked: it gets no new access tokens and
+	// its live ones were deleted then.
+	RevokedAt time.Time
 }
 
 // AccessToken is a short-lived OAuth2 access token as stored: its id and the hash of its
@@ -61,7 +64,7 @@ func (s *Service) IssueAccessToken(ctx context.Context, clientID, secret string)
 	} else if err != nil {
 		return "", 0, err
 	}
-	if subtle.ConstantTimeCompare([]byte(hashSecret(secret)), []byte(c.SecretHash)) != 1 {
+	if subtle.ConstantTimeCompare([]byte(hashSecret(secret)), []byte(c.SecretHash)) != 1 || !c.RevokedAt.IsZero() {
 		return "", 0, bad
 	}
 	now := s.now()
@@ -95,4 +98,19 @@ func (s *Service) AuthenticateAccessToken(ctx context.Context, bearer string) (s
 		return "", unauth
 	}
 	return t.ClientID, nil
+}
+
+// OAuthClients lists every OAuth client, revoked ones included.
+func (s *Service) OAuthClients(ctx context.Context) ([]OAuthClient, error) {
+	return s.Store.ListOAuthClients(ctx)
+}
+
+// RevokeOAuthClient revokes a client and, in the same transaction, deletes its access tokens,
+// so its access ends now rather than when the last token would have expired.
+func (s *Service) RevokeOAuthClient(ctx context.Context, id string) error {
+	err := s.Store.RevokeOAuthClient(ctx, id, s.now())
+	if errors.Is(err, ErrNotFound) {
+		return Errorf(ENOTFOUND, "No OAuth client has id %q.", id)
+	}
+	return err
 }

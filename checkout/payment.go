@@ -26,6 +26,10 @@ type Payment struct {
 	UpdatedAt      time.Time
 	// Attempts are newest first.
 	Attempts []Attempt
+	// LinkID is the payment link the payment was created from, if any.
+	LinkID string
+	// Refunds are oldest first (see refund.go).
+	Refunds []Refund
 }
 
 // LineItem is one line of what is bought, in the payment's currency's minor units.

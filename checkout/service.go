@@ -46,6 +46,8 @@ type Service struct {
 	DefaultTTL time.Duration
 	// WebhookAllowPrivate accepts webhook URLs on loopback and private addresses.
 	WebhookAllowPrivate bool
+	// Breakers, when set, takes failing providers off checkout pages (see health.go).
+	Breakers ProviderBreakers
 }
 
 func (s *Service) now() time.Time {
@@ -229,10 +231,14 @@ type Option struct {
 	Methods  []providers.Method
 }
 
-// Options lists the providers (and their Kassa-side methods) serving the payment's currency.
+// Options lists the providers (and their Kassa-side methods) serving the payment's currency,
+// leaving out those whose circuit breaker is open.
 func (s *Service) Options(ctx context.Context, p *Payment) []Option {
 	var out []Option
 	for _, pr := range s.Providers.ForCurrency(ctx, p.Currency) {
+		if !s.offered(ctx, pr.ID()) {
+			continue
+		}
 		o := Option{Provider: pr.ID(), Name: pr.Name()}
 		if ml, ok := pr.(providers.MethodLister); ok {
 			ms, err := ml.Methods(ctx, p.Currency)
@@ -272,6 +278,9 @@ func (s *Service) StartAttempt(ctx context.Context, paymentID string, c Choice) 
 	if !ok || !s.serves(ctx, pr, p.Currency) {
 		return nil, &Error{Code: EINVALID, Message: "Choose one of the offered ways to pay.",
 			Fields: map[string]string{"provider": "is not offered for this payment"}}
+	}
+	if !s.offered(ctx, pr.ID()) {
+		return nil, Errorf(EUNAVAILABLE, "%s is not available right now. Please choose another way to pay, or try again in a few minutes.", pr.Name())
 	}
 	if err := s.checkMethod(ctx, pr, p.Currency, &c); err != nil {
 		return nil, err

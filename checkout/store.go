@@ -11,7 +11,8 @@ import (
 // it; tests may use it directly with a real SQLite file.
 type Store interface {
 	CreatePayment(ctx context.Context, p *Payment, ev Event) error
-	// FindPayment returns the payment with its attempts, newest first, or ErrNotFound.
+	// FindPayment returns the payment with its attempts, newest first, and its refunds, oldest
+	// first, or ErrNotFound.
 	FindPayment(ctx context.Context, id string) (*Payment, error)
 	CreateAttempt(ctx context.Context, a *Attempt, ev Event) error
 	FindAttempt(ctx context.Context, id string) (*Attempt, error)
@@ -34,6 +35,13 @@ type Store interface {
 	UpdateApp(ctx context.Context, a *App) error
 	CreateOAuthClient(ctx context.Context, c *OAuthClient) error
 	FindOAuthClient(ctx context.Context, id string) (*OAuthClient, error)
+	ListOAuthClients(ctx context.Context) ([]OAuthClient, error)
+	// RevokeOAuthClient marks the client revoked and deletes its access tokens; ErrNotFound
+	// when there is no such client.
+	RevokeOAuthClient(ctx context.Context, id string, at time.Time) error
+	// Overview counts what the dashboard's home page shows, for the days starting at days
+	// (midnights, oldest first; the last is today).
+	Overview(ctx context.Context, days []time.Time) (*Overview, error)
 	CreateAccessToken(ctx context.Context, t *AccessToken) error
 	FindAccessToken(ctx context.Context, id string) (*AccessToken, error)
 	// ListPayments returns one page of payments, newest first, and the total matching f.
@@ -53,6 +61,7 @@ type Store interface {
 	PutSettingIfAbsent(ctx context.Context, key, value string) (string, error)
 
 	WebhookStore
+	RefundStore
 }
 
 // Change is a set of conditional updates applied atomically with their events.
@@ -93,6 +102,8 @@ type PaymentFilter struct {
 	Status      PaymentStatus
 	CreatedFrom time.Time
 	CreatedTo   time.Time
-	After       *Payment
-	Limit       int
+	// Search, when set, matches a payment id exactly or a reference containing it.
+	Search string
+	After  *Payment
+	Limit  int
 }

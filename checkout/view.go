@@ -23,6 +23,51 @@ type PaymentView struct {
 	CreatedAt      time.Time         `json:"createdAt"`
 	PaidAt         *time.Time        `json:"paidAt"`
 	Attempts       []AttemptView     `json:"attempts"`
+	// LinkID is the payment link the payment was created from; absent otherwise.
+	LinkID string `json:"linkId,omitempty"`
+	// RefundedAmount is what succeeded refunds gave back; Refunds are oldest first.
+	RefundedAmount int64        `json:"refundedAmount"`
+	Refunds        []RefundView `json:"refunds"`
+}
+
+// RefundView is a refund as merchants see it, alone or in its payment.
+type RefundView struct {
+	ID                string     `json:"id"`
+	PaymentID         string     `json:"paymentId"`
+	Amount            int64      `json:"amount"`
+	CurrencyCode      string     `json:"currencyCode"`
+	Status            string     `json:"status"`
+	Reason            string     `json:"reason"`
+	Note              string     `json:"note,omitempty"`
+	Provider          string     `json:"provider"`
+	ProviderReference string     `json:"providerReference,omitempty"`
+	FailureReason     string     `json:"failureReason,omitempty"`
+	CreatedAt         time.Time  `json:"createdAt"`
+	SucceededAt       *time.Time `json:"succeededAt"`
+}
+
+// RefundViewOf returns r as merchants see it.
+func RefundViewOf(r Refund) RefundView {
+	out := RefundView{ID: r.ID, PaymentID: r.PaymentID, Amount: r.Amount, CurrencyCode: r.Currency, Status: string(r.Status),
+		Reason: string(r.Reason), Note: r.Note, Provider: string(r.Provider), ProviderReference: r.ProviderRef,
+		CreatedAt: r.CreatedAt}
+	if r.Status == RefundFailed {
+		out.FailureReason = r.Error
+	}
+	if !r.SucceededAt.IsZero() {
+		t := r.SucceededAt
+		out.SucceededAt = &t
+	}
+	return out
+}
+
+// RefundViews returns rs as merchants see them; never nil.
+func RefundViews(rs []Refund) []RefundView {
+	out := make([]RefundView, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, RefundViewOf(r))
+	}
+	return out
 }
 
 // LineItemView is one line of a PaymentView.
@@ -50,6 +95,7 @@ func (s *Service) View(p *Payment) PaymentView {
 		ReferenceLabel: p.ReferenceLabel, ClientID: p.ClientID, CheckoutURL: s.URLs.Checkout(p.ID),
 		LineItems: []LineItemView{}, SuccessURL: p.SuccessURL, CancelURL: p.CancelURL, Customer: p.Customer,
 		Metadata: p.Metadata, ExpiresAt: p.ExpiresAt, CreatedAt: p.CreatedAt, Attempts: []AttemptView{},
+		LinkID: p.LinkID, RefundedAmount: p.RefundedAmount(), Refunds: RefundViews(p.Refunds),
 	}
 	if r.Metadata == nil {
 		r.Metadata = map[string]string{}

@@ -84,6 +84,14 @@ type WebhookStats struct {
 	Delivered, Retried, Failed atomic.Int64
 }
 
+// count adds one outcome to the stats and tells OnOutcome.
+func (w *WebhookWorker) count(c *atomic.Int64, outcome string) {
+	c.Add(1)
+	if w.OnOutcome != nil {
+		w.OnOutcome(outcome)
+	}
+}
+
 // WebhookWorker sends queued deliveries. Each delivery is claimed in the database with a
 // lease before it is sent, so any number of workers, in any number of processes sharing the
 // database, send each attempt once; nothing lives only in memory, so a crash loses nothing
@@ -116,6 +124,9 @@ type WebhookWorker struct {
 	// Jitter spreads retry delays; Jitter by default.
 	Jitter func(time.Duration) time.Duration
 	Stats  WebhookStats
+	// OnOutcome, when set, hears each outcome: "delivered", "retry", "failed" (the schedule
+	// ended, or nothing could be sent) or "disabled" (the endpoint answered 410), for metrics.
+	OnOutcome func(outcome string)
 
 	once     sync.Once
 	mu       sync.Mutex
@@ -380,7 +391,7 @@ func (w *WebhookWorker) deliver(ctx context.Context, id string, sent func()) err
 		if !app.WebhookDisabledAt.IsZero() {
 			out.LastError = "not sent: the endpoint is disabled (" + app.WebhookDisabledReason + "); set the webhook URL again to enable it"
 		}
-		w.Stats.Failed.Add(1)
+		w.count(&w.Stats.Failed, "failed")
 		return w.finish(ctx, out)
 	}
 	body := d.Body
@@ -426,22 +437,22 @@ func (w *WebhookWorker) deliver(ctx context.Context, id string, sent func()) err
 	switch delay, retry := nextDelay(w.Schedule, out.Tries, res.RetryAfter, w.Jitter); {
 	case res.Delivered():
 		out.Status = DeliveryDelivered
-		w.Stats.Delivered.Add(1)
+		w.count(&w.Stats.Delivered, "delivered")
 	case res.Status == http.StatusGone:
 		// The merchant says the endpoint is gone for good: stop sending to it until they
 		// set a webhook URL again.
 		out.Status = DeliveryFailed
-		w.Stats.Failed.Add(1)
+		w.count(&w.Stats.Failed, "disabled")
 		if err := s.Store.DisableWebhook(ctx, app.ClientID, app.WebhookURL, "the endpoint answered 410 Gone", now); err != nil {
 			return err
 		}
 		s.log().WarnContext(ctx, "webhooks: endpoint answered 410 Gone: disabled", "client_id", app.ClientID)
 	case retry:
 		out.Status, out.NextAttemptAt = DeliveryPending, now.Add(delay)
-		w.Stats.Retried.Add(1)
+		w.count(&w.Stats.Retried, "retry")
 	default:
 		out.Status = DeliveryFailed
-		w.Stats.Failed.Add(1)
+		w.count(&w.Stats.Failed, "failed")
 		s.log().WarnContext(ctx, "webhooks: delivery failed after its last retry", "delivery", d.ID, "client_id", app.ClientID, "err", out.LastError)
 	}
 	return w.finish(ctx, out)

@@ -73,7 +73,8 @@ func (s *SessionStore) New(r *http.Request, name string) (*sessions.Session, err
 	return sess, nil
 }
 
-// Save stores the session and sets its cookie; a negative MaxAge deletes both.
+// Save stores the session and sets its cookie; a negative MaxAge deletes both. A new session
+// with nothing in it is neither stored nor given a cookie.
 func (s *SessionStore) Save(r *http.Request, w http.ResponseWriter, sess *sessions.Session) error {
 	ctx := r.Context()
 	if sess.Options.MaxAge < 0 {
@@ -84,6 +85,9 @@ func (s *SessionStore) Save(r *http.Request, w http.ResponseWriter, sess *sessio
 		}
 		http.SetCookie(w, sessions.NewCookie(sess.Name(), "", sess.Options))
 		return nil
+	}
+	if sess.IsNew && len(sess.Values) == 0 {
+		return nil // nothing to keep: a request that needs no session creates none
 	}
 	if sess.ID == "" {
 		sess.ID = base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(securecookie.GenerateRandomKey(32))
@@ -117,4 +121,11 @@ func (db *DB) DeleteExpiredSessions(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	return res.RowsAffected()
+}
+
+// CountSessions returns how many sessions are stored, expired or not.
+func (db *DB) CountSessions(ctx context.Context) (int, error) {
+	var n int
+	err := db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM sessions`).Scan(&n)
+	return n, err
 }

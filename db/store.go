@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kassa-pay/kassa/checkout"
+	"github.com/kassa-pay/kassa/metrics"
 	"github.com/kassa-pay/kassa/providers"
 )
 
@@ -68,6 +69,9 @@ func insertEvent(ctx context.Context, tx *sql.Tx, ev checkout.Event) error {
 	if err != nil {
 		return err
 	}
+	// Counted when written: the transaction may still fail to commit, which a status move
+	// (its conditional update runs before its events) practically never does.
+	metrics.EventWritten(ev.Type)
 	// The outbox: an event merchants hear about is queued for delivery in its own transaction.
 	return queueWebhook(ctx, tx, seq, ev)
 }
@@ -109,7 +113,7 @@ func lineItems(in []checkout.LineItem) []lineItem {
 }
 
 const paymentColumns = `id, client_id, amount, currency, reference, reference_label, line_items, success_url, cancel_url,
-	customer, metadata, status, expires_at, paid_at, created_at, updated_at`
+	customer, metadata, status, expires_at, paid_at, created_at, updated_at, link_id`
 
 func scanPayment(row interface{ Scan(...any) error }) (*checkout.Payment, error) {
 	var p checkout.Payment
@@ -117,7 +121,7 @@ func scanPayment(row interface{ Scan(...any) error }) (*checkout.Payment, error)
 	var expires, created, updated int64
 	var paid sql.NullInt64
 	err := row.Scan(&p.ID, &p.ClientID, &p.Amount, &p.Currency, &p.Reference, &p.ReferenceLabel, &lines, &p.SuccessURL,
-		&p.CancelURL, &customer, &meta, &status, &expires, &paid, &created, &updated)
+		&p.CancelURL, &customer, &meta, &status, &expires, &paid, &created, &updated, &p.LinkID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, checkout.ErrNotFound
 	} else if err != nil {
@@ -148,6 +152,10 @@ func (db *DB) FindPayment(ctx context.Context, id string) (*checkout.Payment, er
 		return nil, err
 	}
 	p.Attempts, err = db.queryAttempts(ctx, `WHERE payment_id = ? ORDER BY created_at DESC, id DESC`, id)
+	if err != nil {
+		return nil, err
+	}
+	p.Refunds, err = paymentRefunds(ctx, db.read, id)
 	return p, err
 }
 
@@ -512,14 +520,15 @@ func (db *DB) CreateOAuthClient(ctx context.Context, c *checkout.OAuthClient) er
 func (db *DB) FindOAuthClient(ctx context.Context, id string) (*checkout.OAuthClient, error) {
 	var c checkout.OAuthClient
 	var created int64
-	err := db.read.QueryRowContext(ctx, `SELECT id, secret_hash, name, created_at FROM oauth_clients WHERE id = ?`, id).
-		Scan(&c.ID, &c.SecretHash, &c.Name, &created)
+	var revoked sql.NullInt64
+	err := db.read.QueryRowContext(ctx, `SELECT id, secret_hash, name, created_at, revoked_at FROM oauth_clients WHERE id = ?`, id).
+		Scan(&c.ID, &c.SecretHash, &c.Name, &created, &revoked)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, checkout.ErrNotFound
 	} else if err != nil {
 		return nil, err
 	}
-	c.CreatedAt = fromMS(created)
+	c.CreatedAt, c.RevokedAt = fromMS(created), fromNullMS(revoked)
 	return &c, nil
 }
 
@@ -551,7 +560,8 @@ func (db *DB) FindAccessToken(ctx context.Context, id string) (*checkout.AccessT
 	return &t, nil
 }
 
-// ListPayments implements checkout.Store. Attempts are not loaded: a page lists payments.
+// ListPayments implements checkout.Store. Attempts are not loaded (a page lists payments);
+// refunds are, for refundedAmount.
 func (db *DB) ListPayments(ctx context.Context, f checkout.PaymentFilter) ([]checkout.Payment, int, error) {
 	var where []string
 	var args []any
@@ -566,6 +576,10 @@ func (db *DB) ListPayments(ctx context.Context, f checkout.PaymentFilter) ([]che
 	}
 	if !f.CreatedTo.IsZero() {
 		where, args = append(where, "created_at < ?"), append(args, ms(f.CreatedTo))
+	}
+	if f.Search != "" {
+		where = append(where, `(id = ? OR reference LIKE ? ESCAPE '\')`)
+		args = append(args, f.Search, "%"+likeEscaper.Replace(f.Search)+"%")
 	}
 	cond := ""
 	if len(where) > 0 {
@@ -594,5 +608,8 @@ func (db *DB) ListPayments(ctx context.Context, f checkout.PaymentFilter) ([]che
 		}
 		out = append(out, *p)
 	}
-	return out, count, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	return out, count, db.loadRefunds(ctx, out)
 }

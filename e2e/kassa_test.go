@@ -538,10 +538,14 @@ func TestMobileMoneyPush(t *testing.T) {
 				chromedp.SetValue(chromedp.ID(id), map[string]string{"Airtel Money": "airtel", "TNM Mpamba": "mpamba"}[tc.method]),
 				chromedp.SendKeys(chromedp.ID("phone"), "12345"),
 				chromedp.Click(`//button[starts-with(normalize-space(.), 'Pay')]`))
-			// A number that is not Malawian is refused on the page, and nothing is pushed.
+			// A number that is not Malawian is refused on the page, and nothing is pushed. The
+			// page has the same heading before and after the submit: wait for the error itself.
 			waitHeading(t, ctx, "Pay MWK")
-			if page := bodyText(ctx, t); !strings.Contains(page, "Malawian mobile number") {
-				t.Fatalf("no phone error on the page:\n%s", page)
+			wait, cancel := context.WithTimeout(ctx, 15*time.Second)
+			err := chromedp.Do(wait, chromedp.WaitVisible(`//*[contains(text(), 'Malawian mobile number')]`))
+			cancel()
+			if err != nil {
+				t.Fatalf("no phone error on the page:\n%s", bodyText(ctx, t))
 			}
 			if got := k.payment(t, p.ID); len(got.Attempts) != 0 {
 				t.Fatalf("an invalid phone created attempts: %+v", got.Attempts)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -25,13 +26,13 @@ const maxAPIBody = 64 << 10
 // the principal, answering 401 with a WWW-Authenticate challenge when it cannot.
 func (s *Server) bearer(resolve func(ctx context.Context, token string) (checkout.Principal, error)) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		token, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+		token, ok := bearerToken(c.GetHeader("Authorization"))
 		if !ok {
 			c.Header("WWW-Authenticate", `Bearer realm="kassa"`)
 			s.apiError(c, checkout.Errorf(checkout.EUNAUTHORIZED, "Unauthenticated"))
 			return
 		}
-		p, err := resolve(c.Request.Context(), strings.TrimSpace(token))
+		p, err := resolve(c.Request.Context(), token)
 		if err != nil {
 			c.Header("WWW-Authenticate", `Bearer realm="kassa", error="invalid_token"`)
 			s.apiError(c, err)
@@ -40,6 +41,17 @@ func (s *Server) bearer(resolve func(ctx context.Context, token string) (checkou
 		c.Set(principalKey, p)
 		c.Next()
 	}
+}
+
+// bearerToken returns the token of an "Authorization: Bearer <token>" header. The scheme is
+// matched case-insensitively, as RFC 7235 §2.1 requires: "bearer" and "BEARER" are the same.
+func bearerToken(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(header), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
 }
 
 func principal(c *gin.Context) checkout.Principal {
@@ -95,6 +107,8 @@ type createPaymentRequest struct {
 }
 
 // readJSON decodes the request body into v, answering 413, 400 or 422 itself when it cannot.
+// Every JSON API body goes through it: a body with a key given twice is malformed (400), like
+// one with trailing data.
 func (s *Server) readJSON(c *gin.Context, v any) bool {
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxAPIBody))
 	var tooBig *http.MaxBytesError
@@ -109,6 +123,11 @@ func (s *Server) readJSON(c *gin.Context, v any) bool {
 	err = dec.Decode(v)
 	if err == nil && dec.More() {
 		err = errors.New("trailing data")
+	}
+	if err == nil {
+		if key, dup := duplicateKey(body); dup {
+			err = fmt.Errorf("duplicate key %q", key)
+		}
 	}
 	var typeErr *json.UnmarshalTypeError
 	switch {
@@ -221,6 +240,12 @@ func (s *Server) getPayment(c *gin.Context) {
 // paymentJSON is the payment as the API answers it; checkout.View is the one shape, shared
 // with the webhooks' data.
 func (s *Server) paymentJSON(p *checkout.Payment) checkout.PaymentView { return s.Checkout.View(p) }
+
+// The API's names for the shapes checkout.View makes.
+type (
+	paymentResponse = checkout.PaymentView
+	lineItemJSON    = checkout.LineItemView
+)
 
 // ownPayment loads the payment named in the path if it belongs to the token's application;
 // another application's payment is answered exactly like a missing one.

@@ -13,8 +13,6 @@ import (
 	"github.com/kassa-pay/kassa/views"
 )
 
-const flashKey = "flash"
-
 // showCheckout serves GET /checkout/:id: the choice of provider while the payment is open,
 // the thank-you page once it is paid, a friendly page otherwise.
 func (s *Server) showCheckout(c *gin.Context) {
@@ -38,7 +36,11 @@ func (s *Server) showCheckout(c *gin.Context) {
 func (s *Server) renderClosed(c *gin.Context, p *checkout.Payment) bool {
 	switch {
 	case p.Status == checkout.PaymentPaid || p.Status == checkout.PaymentRefunded || p.Status == checkout.PaymentPartiallyRefunded:
-		v := views.ThankYouView{Page: s.merchantPage(c, "Thank you", p), Amount: p.Money.String(), ReferenceLabel: p.ReferenceLabel,
+		title := "Thank you"
+		if p.Status == checkout.PaymentRefunded {
+			title = "Payment refunded"
+		}
+		v := views.ThankYouView{Page: s.merchantPage(c, title, p), Amount: p.Money.String(), ReferenceLabel: p.ReferenceLabel,
 			SuccessURL: p.SuccessURL}
 		for _, a := range p.Attempts {
 			if a.Status == checkout.AttemptPaid {
@@ -48,6 +50,11 @@ func (s *Server) renderClosed(c *gin.Context, p *checkout.Payment) bool {
 		}
 		if !p.PaidAt.IsZero() {
 			v.PaidAt = p.PaidAt.Format("2 January 2006, 15:04 MST")
+		}
+		if n := p.RefundedAmount(); n > 0 {
+			v.Refunded = checkout.Money{Amount: n, Currency: p.Currency}.String()
+			v.RefundedAt = p.LastRefundAt().Format("2 January 2006, 15:04 MST")
+			v.FullyRefunded = p.Status == checkout.PaymentRefunded
 		}
 		render(c, http.StatusOK, views.ThankYouPage(v))
 	case p.Status == checkout.PaymentCancelled:
@@ -143,6 +150,10 @@ func (s *Server) renderCheckout(c *gin.Context, status int, p *checkout.Payment,
 		}
 		v.Options = append(v.Options, ov)
 	}
+	if len(v.Options) == 0 && s.Checkout.ProvidersDown(c.Request.Context(), p) {
+		s.providersDownPage(c, p)
+		return
+	}
 	if len(v.Options) == 1 {
 		v.Options[0].Checked = true
 	}
@@ -236,35 +247,4 @@ func (s *Server) attemptStatus(c *gin.Context) {
 		CheckURL:       c.Request.URL.Path,
 		BackURL:        "/checkout/" + paymentID,
 	}))
-}
-
-func (s *Server) setFlash(c *gin.Context, n views.Notice) {
-	sess, err := s.Sessions.Get(c.Request, "kassa_session")
-	if err != nil {
-		s.log().WarnContext(c.Request.Context(), "session unavailable", "err", err)
-		return
-	}
-	sess.AddFlash(n.Kind+"|"+n.Text, flashKey)
-	if err := sess.Save(c.Request, c.Writer); err != nil {
-		s.log().WarnContext(c.Request.Context(), "session not saved", "err", err)
-	}
-}
-
-func (s *Server) takeFlash(c *gin.Context) views.Notice {
-	if _, err := c.Request.Cookie("kassa_session"); err != nil {
-		return views.Notice{} // no session: do not create one just to look
-	}
-	sess, err := s.Sessions.Get(c.Request, "kassa_session")
-	if err != nil {
-		return views.Notice{}
-	}
-	flashes := sess.Flashes(flashKey)
-	if len(flashes) == 0 {
-		return views.Notice{}
-	}
-	if err := sess.Save(c.Request, c.Writer); err != nil {
-		s.log().WarnContext(c.Request.Context(), "session not saved", "err", err)
-	}
-	kind, text, _ := strings.Cut(flashes[len(flashes)-1].(string), "|")
-	return views.Notice{Kind: kind, Text: text}
 }

@@ -42,6 +42,8 @@ type env struct {
 	app    *checkout.App
 	token  string
 	client *http.Client
+	// rebuild makes the test server serve server.Handler() again, after a test changed server.
+	rebuild func()
 }
 
 func newEnv(t *testing.T) *env { t.Helper(); return newEnvWith(t, false) }
@@ -87,6 +89,7 @@ func newEnvWith(t *testing.T, withEnKash bool) *env {
 	}
 	h = s.Handler()
 	e.server = s
+	e.rebuild = func() { h = s.Handler() }
 	e.app, err = e.svc.NewApp(ctx, "Shop", "")
 	if err != nil {
 		t.Fatal(err)

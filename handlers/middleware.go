@@ -16,8 +16,9 @@ type ctxKey int
 
 const requestIDKey ctxKey = iota
 
-// requestID gives every request an id, echoed in X-Request-Id and attached to its logs. An
-// incoming id is kept when it looks like one, so a merchant can correlate.
+// requestID gives every request an id, echoed in X-Request-Id and attached to its logs (by
+// LogHandler, from the context). An incoming id is kept when it looks like one, so a merchant
+// or a load balancer can correlate.
 func (s *Server) requestID(c *gin.Context) {
 	id := c.GetHeader("X-Request-Id")
 	if len(id) == 0 || len(id) > 64 || !printable(id) {
@@ -59,8 +60,7 @@ func (s *Server) logRequests(c *gin.Context) {
 		slog.String("method", c.Request.Method),
 		slog.String("path", c.Request.URL.Path),
 		slog.Int("status", status),
-		slog.Duration("duration", time.Since(start)),
-		slog.String("request_id", RequestID(c.Request.Context())))
+		slog.Duration("duration", time.Since(start)))
 }
 
 func (s *Server) recoverPanics(c *gin.Context) {

@@ -44,12 +44,17 @@ var nonAPIRoutes = []struct{ path, why string }{
 	{"/", "the demo store's HTML page"},
 	{"/buy", "the demo store's HTML form"},
 	{"/checkout/", "the shopper's HTML checkout pages and provider return URLs"},
+	{"/l/", "a payment link's public HTML page, its form and its QR code images"},
 	{"/brand/", "an application's accent colour as a stylesheet for its checkout pages"},
 	{"/healthz", "a liveness probe for operators, not part of the merchant API"},
+	{"/readyz", "a readiness probe for load balancers (database reachable and migrated), see docs/OPERATIONS.md"},
+	{"/metrics", "Prometheus metrics for operators, see docs/OPERATIONS.md"},
 	{"/static/", "stylesheets for the HTML pages"},
 	{"/sandbox/", "the provider simulators (mounted outside gin)"},
 	{"/orders/", "the demo store's order page (a merchant's own site, in sandbox mode)"},
 	{"/demo/webhooks", "the demo store's own webhook endpoint: a merchant receiving Kassa's webhooks, not Kassa's API"},
+	{"/dashboard", "the merchant dashboard's HTML home page (signed-in operators)"},
+	{"/dashboard/", "the merchant dashboard's HTML pages and forms (signed-in operators)"},
 }
 
 func isAPIRoute(path string) bool {
@@ -1074,6 +1079,8 @@ func TestOpenAPIMatchesLiveDashboardAnswers(t *testing.T) {
 	l.expect(401, "GET", "/api/payments", e.token, "")
 	l.expect(401, "GET", "/api/payment/"+p2["id"].(string), access, "")
 	l.expect(401, "GET", "/api/payment-applications", "", "")
+
+	liveLinks(t, l, access)
 
 	for key := range operations(doc) {
 		if strings.HasPrefix(key, "GET /api/payment-applications") || strings.HasPrefix(key, "POST /api/payment-applications") ||

@@ -9,17 +9,18 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// RateLimiter counts API requests per client token in fixed one-minute windows. A fixed window
-// gives merchants exact X-RateLimit-Remaining and X-RateLimit-Reset figures, which a token
-// bucket cannot.
+// RateLimiter counts requests per key (an API client token, a public client's address) in
+// fixed one-minute windows. A fixed window gives merchants exact X-RateLimit-Remaining and
+// X-RateLimit-Reset figures, which a token bucket cannot.
 type RateLimiter struct {
-	// Limit is the number of requests per token per window; zero or less disables limiting.
+	// Limit is the number of requests per key per window; zero or less disables limiting.
 	Limit  int
 	Window time.Duration
 	Now    func() time.Time
 
-	mu      sync.Mutex
-	windows map[string]*rateWindow
+	mu        sync.Mutex
+	windows   map[string]*rateWindow
+	lastSweep time.Time
 }
 
 type rateWindow struct {
@@ -27,7 +28,7 @@ type rateWindow struct {
 	count int
 }
 
-// NewRateLimiter allows limit requests per token per minute.
+// NewRateLimiter allows limit requests per key per minute.
 func NewRateLimiter(limit int) *RateLimiter {
 	return &RateLimiter{Limit: limit, Window: time.Minute, Now: time.Now, windows: map[string]*rateWindow{}}
 }
@@ -39,7 +40,10 @@ func (r *RateLimiter) take(key string) (remaining int, reset time.Time, ok bool)
 	defer r.mu.Unlock()
 	w := r.windows[key]
 	if w == nil || now.Sub(w.start) >= r.Window {
-		if len(r.windows) > 10_000 {
+		// Forget ended windows once there are many, at most once a window, so that a flood
+		// of new keys costs neither unbounded memory nor a sweep per request.
+		if len(r.windows) > 10_000 && now.Sub(r.lastSweep) >= r.Window {
+			r.lastSweep = now
 			for k, old := range r.windows {
 				if now.Sub(old.start) >= r.Window {
 					delete(r.windows, k)
@@ -57,6 +61,15 @@ func (r *RateLimiter) take(key string) (remaining int, reset time.Time, ok bool)
 	return r.Limit - w.count, reset, true
 }
 
+// retryAfter is the whole number of seconds until reset, at least 1.
+func (r *RateLimiter) retryAfter(reset time.Time) int {
+	now := time.Now
+	if r.Now != nil {
+		now = r.Now
+	}
+	return max(int(reset.Sub(now()).Seconds())+1, 1)
+}
+
 // rateLimit answers 429 with Retry-After once a token has used up its window.
 func (s *Server) rateLimit(c *gin.Context) {
 	if s.RateLimit == nil || s.RateLimit.Limit <= 0 {
@@ -69,11 +82,7 @@ func (s *Server) rateLimit(c *gin.Context) {
 	h.Set("X-RateLimit-Remaining", strconv.Itoa(remaining))
 	h.Set("X-RateLimit-Reset", strconv.FormatInt(reset.Unix(), 10))
 	if !ok {
-		wait := int(time.Until(reset).Seconds()) + 1
-		if s.RateLimit.Now != nil {
-			wait = int(reset.Sub(s.RateLimit.Now()).Seconds()) + 1
-		}
-		h.Set("Retry-After", strconv.Itoa(max(wait, 1)))
+		h.Set("Retry-After", strconv.Itoa(s.RateLimit.retryAfter(reset)))
 		c.AbortWithStatusJSON(http.StatusTooManyRequests, gin.H{"message": "Too many requests.", "code": "rate_limited"})
 		return
 	}

@@ -56,7 +56,7 @@ func (s *Server) apiError(c *gin.Context, err error) {
 	status := httpStatus(code)
 	body := gin.H{"message": checkout.ErrorMessage(err), "code": code}
 	if status >= 500 {
-		s.log().ErrorContext(c.Request.Context(), "api error", "err", err, "request_id", RequestID(c.Request.Context()))
+		s.log().ErrorContext(c.Request.Context(), "api error", "err", err)
 		body["message"] = "Internal error. The request id in X-Request-Id helps support find it."
 	}
 	var e *checkout.Error
@@ -80,7 +80,7 @@ func (s *Server) pageError(c *gin.Context, err error) {
 	case checkout.EUNAVAILABLE:
 		s.errorPage(c, status, "Payment provider unavailable", checkout.ErrorMessage(err))
 	case checkout.EINTERNAL:
-		s.log().ErrorContext(c.Request.Context(), "page error", "err", err, "request_id", RequestID(c.Request.Context()))
+		s.log().ErrorContext(c.Request.Context(), "page error", "err", err)
 		s.errorPage(c, status, "Something went wrong", "Kassa hit an internal error. Nothing was charged by this page; please try again.")
 	default:
 		s.errorPage(c, status, "This did not work", checkout.ErrorMessage(err))
@@ -104,10 +104,12 @@ func (s *Server) notFound(c *gin.Context) {
 	s.errorPage(c, http.StatusNotFound, "Page not found", "There is nothing at this address.")
 }
 
-// merchantPage is page() branded for the payment's application. Branding is decoration: if the
-// application cannot be read, the page is shown unbranded rather than not at all.
+// merchantPage is page() branded for the payment's application, and marked "Test mode" when
+// it involves a simulated provider. Branding is decoration: if the application cannot be read,
+// the page is shown unbranded rather than not at all.
 func (s *Server) merchantPage(c *gin.Context, title string, p *checkout.Payment) views.Page {
 	pg := page(title)
+	pg.TestMode = s.touchesSimulator(c.Request.Context(), p)
 	a, err := s.Checkout.App(c.Request.Context(), p.ClientID)
 	if err != nil {
 		return pg

@@ -4,6 +4,7 @@
 package handlers
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -14,6 +15,8 @@ import (
 	"github.com/gorilla/sessions"
 
 	"github.com/kassa-pay/kassa/checkout"
+	"github.com/kassa-pay/kassa/handlers/dashboard"
+	"github.com/kassa-pay/kassa/providers"
 	"github.com/kassa-pay/kassa/static"
 )
 
@@ -32,12 +35,29 @@ type Server struct {
 	RateLimit *RateLimiter
 	// Idempotency keeps Idempotency-Key responses; nil disables the header.
 	Idempotency checkout.IdempotencyStore
+	// LinkPayments limits the payments created from payment links per client address; nil
+	// disables it.
+	LinkPayments *RateLimiter
 	// DemoClientID is the application the demo store creates its payments for; empty
-	// disables the store.
+	// disables the store (it exists only in sandbox mode).
 	DemoClientID string
 	// DemoStore keeps the demo store's orders and the webhooks it received.
 	DemoStore checkout.DemoStore
+	// PublicRateLimit limits the public pages and the provider callbacks per client address
+	// (see clientAddress); nil disables it.
+	PublicRateLimit *RateLimiter
+	// TrustedProxies are the reverse proxies (IP addresses or CIDR ranges) whose
+	// X-Forwarded-For and X-Real-IP headers are believed about the client's address. Empty
+	// trusts none: the client is the TCP peer, and those headers are ignored.
+	TrustedProxies []string
+	// Simulated marks the providers served by a simulator (sandbox mode): every Kassa page
+	// offering or following one says "Test mode".
+	Simulated map[providers.ID]bool
+	// Dashboard serves the merchant dashboard under /dashboard; nil leaves it out.
+	Dashboard *dashboard.Handler
 	Log       *slog.Logger
+	// Ready checks that the database answers and is migrated (GET /readyz); nil skips it.
+	Ready func(context.Context) error
 }
 
 func (s *Server) log() *slog.Logger {
@@ -47,15 +67,22 @@ func (s *Server) log() *slog.Logger {
 	return slog.Default()
 }
 
-// Handler returns Kassa's whole HTTP handler.
+// Handler returns Kassa's whole HTTP handler. The mounted simulators' pages cannot be framed
+// either, and with an https base URL every answer carries Strict-Transport-Security.
 func (s *Server) Handler() http.Handler {
+	if s.Log != nil {
+		s.Log = withRequestIDs(s.Log)
+	}
 	r := s.engine()
 	mux := http.NewServeMux()
 	for prefix, h := range s.Mounts {
 		prefix = strings.TrimSuffix(prefix, "/")
-		mux.Handle(prefix+"/", http.StripPrefix(prefix, h))
+		mux.Handle(prefix+"/", denyFraming(http.StripPrefix(prefix, h)))
 	}
 	mux.Handle("/", r)
+	if s.secureCookies() {
+		return strictTransport(mux)
+	}
 	return mux
 }
 
@@ -64,7 +91,11 @@ func (s *Server) engine() *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	r.Use(s.requestID, s.logRequests, s.recoverPanics, securityHeaders)
+	if err := r.SetTrustedProxies(s.TrustedProxies); err != nil {
+		s.log().Error("trusted proxies ignored: the client address is the TCP peer's", "err", err)
+		_ = r.SetTrustedProxies(nil)
+	}
+	r.Use(s.requestID, s.logRequests, observeRequests, s.recoverPanics, securityHeaders)
 	r.NoRoute(s.notFound)
 	r.NoMethod(func(c *gin.Context) {
 		if isAPI(c) {
@@ -75,10 +106,12 @@ func (s *Server) engine() *gin.Engine {
 	})
 
 	r.GET("/healthz", s.health)
+	r.GET("/readyz", s.ready)
+	r.GET("/metrics", s.metricsPage)
 	r.GET("/static/*file", s.staticFile)
 	r.GET("/brand/:file", s.brandCSS)
 
-	browser := r.Group("/", s.csrf())
+	browser := r.Group("/", s.limitPublic, s.csrf())
 	browser.GET("/", s.storePage)
 	browser.POST("/buy", s.buy)
 	browser.GET("/checkout/:id", s.showCheckout)
@@ -87,6 +120,13 @@ func (s *Server) engine() *gin.Engine {
 	browser.GET("/checkout/:id/attempts/:attempt", s.attemptStatus)
 	browser.GET("/orders/:ref", s.demoOrder)
 	r.POST("/demo/webhooks", s.demoWebhook)
+	browser.GET("/l/:id", s.showLink)
+	browser.HEAD("/l/:id", s.showLink)
+	browser.POST("/l/:id", s.payLink)
+	r.GET("/l/:id/qr.svg", s.linkQR("svg"))
+	r.GET("/l/:id/qr.png", s.linkQR("png"))
+	r.HEAD("/l/:id/qr.svg", s.linkQR("svg"))
+	r.HEAD("/l/:id/qr.png", s.linkQR("png"))
 
 	api := r.Group("/api", s.bearer(s.Checkout.Authenticate), s.rateLimit)
 	api.POST("/payment/checkout", s.requireScope(checkout.ScopePaymentsCreate), s.idempotent, s.createPayment)
@@ -95,6 +135,8 @@ func (s *Server) engine() *gin.Engine {
 	api.GET("/payment/:id/instructions", s.requireScope(checkout.ScopePaymentsInstructions), s.paymentInstructions)
 	api.POST("/payment/:id/cancel", s.requireScope(checkout.ScopePaymentsCreate), s.idempotent, s.cancelPayment)
 	api.GET("/payment/:id/webhook-deliveries", s.requireScope(checkout.ScopePaymentsGet), s.paymentWebhookDeliveries)
+	api.POST("/payment/:id/refunds", s.requireScope(checkout.ScopePaymentsRefund), s.idempotent, s.createRefund)
+	api.GET("/payment/:id/refunds", s.requireScope(checkout.ScopePaymentsGet), s.listRefunds)
 
 	r.POST("/oauth/token", s.oauthToken)
 	dash := r.Group("/api", s.bearer(s.dashboardPrincipal), s.rateLimit)
@@ -108,8 +150,21 @@ func (s *Server) engine() *gin.Engine {
 	dash.DELETE("/payment-applications/:clientId/tokens/:tokenId", s.revokeToken)
 	dash.GET("/payments", s.listPayments)
 	dash.POST("/webhook-deliveries/:id/redeliver", s.redeliverWebhook)
+	dash.POST("/refunds/:id/confirm", s.confirmRefund)
+	dash.POST("/refunds/:id/cancel", s.cancelRefund)
 
-	r.POST("/callbacks/:provider", s.providerCallback)
+	links := r.Group("/api/payment-links", s.bearer(s.linkPrincipal), s.rateLimit, s.requireScope(checkout.ScopePaymentLinksManage))
+	links.POST("", s.idempotent, s.createLink)
+	links.GET("", s.listLinks)
+	links.GET("/:id", s.getLink)
+	links.PATCH("/:id", s.updateLink)
+	links.GET("/:id/payments", s.linkPayments)
+
+	if s.Dashboard != nil {
+		s.Dashboard.Mount(r.Group("/dashboard", s.csrf()))
+	}
+
+	r.POST("/callbacks/:provider", s.limitPublic, s.providerCallback)
 	r.GET("/api/openapi.json", s.openAPI)
 	return r
 }
@@ -163,12 +218,16 @@ func (s *Server) staticFile(c *gin.Context) {
 		c.Status(http.StatusNotFound)
 		return
 	}
-	if c.Query("v") == static.CSSVersion {
+	if v := c.Query("v"); v != "" && v == static.Version(name) {
 		c.Header("Cache-Control", "public, max-age=31536000, immutable")
 	} else {
 		c.Header("Cache-Control", "public, max-age=300")
 	}
-	c.Data(http.StatusOK, "text/css; charset=utf-8", b)
+	ctype := "text/css; charset=utf-8"
+	if strings.HasSuffix(name, ".js") {
+		ctype = "text/javascript; charset=utf-8"
+	}
+	c.Data(http.StatusOK, ctype, b)
 }
 
 // isAPI reports whether the request is for a JSON endpoint rather than a page.

@@ -39,6 +39,7 @@ func (s *Server) renderStore(c *gin.Context, status int, picked string, n views.
 		Notice:    n,
 	}
 	v.Page.Brand = "Kassa demo store"
+	v.Page.TestMode = true // the store exists only in sandbox mode
 	for _, m := range demoPrices {
 		var names []string
 		for _, p := range s.Checkout.Providers.ForCurrency(c.Request.Context(), m.Currency) {

@@ -215,13 +215,18 @@ func (c *Client) call(ctx context.Context, op, method, path string, in, out any)
 	}
 	for attempt := 0; ; attempt++ {
 		ts := c.tokenSource()
-		tok, err := ts.Token()
+		// A token fetch is waited for at most twice the timeout, however many calls queue
+		// behind it; a call that gives up here was never sent.
+		tok, err := providers.Await(ctx, 2*c.timeout, ts.Token)
 		if err != nil {
 			var pe *providers.Error
 			if errors.As(err, &pe) {
 				cp := *pe
 				cp.Op = op + ": " + pe.Op
 				return &cp
+			}
+			if errors.Is(err, providers.ErrBusy) || ctx.Err() != nil {
+				return c.fail(op, providers.ErrRateLimited, 0, "", "get token: not sent", err)
 			}
 			return c.fail(op, providers.ErrUnavailable, 0, "", "get token", err)
 		}

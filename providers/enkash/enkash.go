@@ -43,6 +43,11 @@
 //     order stays PAID. A refund's status SUCCESS (or REFUNDED) means StatusRefunded, FAILED or
 //     CANCELLED StatusDeclined, anything else (CREATED) pending. requestId is Kassa's refund id
 //     as is, and is unique per merchant.
+//   - GUESS a refund is looked up again by posting the same refund (same requestId, amount and
+//     transaction) once more: EnKash answers with that refund's current state instead of
+//     refunding twice. The newer docs list "Get Refund Transaction Status" and "Refund
+//     Enquiry" but not their paths or fields, so Kassa polls a pending refund by calling
+//     Refund again; once they are known, a lookup can replace the replay here alone.
 //   - GUESS the browser comes back to returnUrl only (EnKash has no cancel URL, so Kassa's
 //     CancelURL is not sent) with orderId, transactionId (when a payment was tried) and status
 //     (the payment's status, or CANCELLED when the shopper gave up) appended to the URL's own

@@ -61,6 +61,11 @@ type Config struct {
 	// MaxRetryWait is the longest Retry-After the client waits out (default 5s); a longer one
 	// is returned at once as ErrRateLimited with its RetryAfter.
 	MaxRetryWait time.Duration
+	// MaxQueueWait is the longest a call waits for its turn under RequestsPerMinute and
+	// MaxConcurrent (default 2s). A call that cannot get one in time fails at once with
+	// ErrRateLimited ("busy"), without reaching Onecheckout: a crowd of status-page loads
+	// then cannot queue ahead of a shopper's order for minutes.
+	MaxQueueWait time.Duration
 
 	// CurrencyTTL is how long the Provider caches the currencies of GET /me (default 5m).
 	CurrencyTTL time.Duration
@@ -80,6 +85,7 @@ type Client struct {
 	limiter    *rate.Limiter
 	maxRetries int
 	maxWait    time.Duration
+	queueWait  time.Duration
 }
 
 // NewClient returns a Client for cfg.
@@ -105,6 +111,9 @@ func NewClient(cfg Config) *Client {
 	if cfg.MaxRetryWait <= 0 {
 		cfg.MaxRetryWait = 5 * time.Second
 	}
+	if cfg.MaxQueueWait <= 0 {
+		cfg.MaxQueueWait = 2 * time.Second
+	}
 	// A token bucket lets a full burst through and then refills; burst + 60s of refill must
 	// stay within the documented per-minute count.
 	burst := max(1, cfg.RequestsPerMinute/10)
@@ -118,6 +127,7 @@ func NewClient(cfg Config) *Client {
 		limiter:    rate.NewLimiter(rate.Limit(perSecond), burst),
 		maxRetries: cfg.MaxRetries,
 		maxWait:    cfg.MaxRetryWait,
+		queueWait:  cfg.MaxQueueWait,
 	}
 }
 
@@ -246,18 +256,30 @@ func (c *Client) do(ctx context.Context, op, method, path string, in, out any, r
 	}
 }
 
-// errThrottled marks a request the client's own rate limiter could not admit in time.
-var errThrottled = errors.New("client-side rate limit")
+// errThrottled marks a request the client's own limits could not admit in time: it was never
+// sent.
+var errThrottled = errors.New("busy: client-side rate limit")
 
-// send makes one HTTP attempt within the client's limits and reads the whole answer.
+// send makes one HTTP attempt within the client's limits and reads the whole answer. The wait
+// for a turn is bounded by MaxQueueWait (rate.Limiter.Wait gives up at once when the wait
+// would pass the deadline, without using a token).
 func (c *Client) send(ctx context.Context, method, path string, payload []byte) (int, http.Header, []byte, error) {
-	if err := c.limiter.Wait(ctx); err != nil {
-		return 0, nil, nil, fmt.Errorf("%w: %w", errThrottled, err)
+	queue, cancelQueue := context.WithTimeout(ctx, c.queueWait)
+	defer cancelQueue()
+	// notSent says why the request never left: the caller gave up, or no turn came in time.
+	notSent := func(why string) error {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("%w: %w", errThrottled, err)
+		}
+		return fmt.Errorf("%w: %s within %s", errThrottled, why, c.queueWait)
+	}
+	if err := c.limiter.Wait(queue); err != nil {
+		return 0, nil, nil, notSent("no request allowed by the per-minute limit")
 	}
 	select {
 	case c.sem <- struct{}{}:
-	case <-ctx.Done():
-		return 0, nil, nil, ctx.Err()
+	case <-queue.Done():
+		return 0, nil, nil, notSent("no free slot among " + strconv.Itoa(cap(c.sem)) + " in flight")
 	}
 	defer func() { <-c.sem }()
 

@@ -55,6 +55,10 @@ type Config struct {
 	HTTPClient *http.Client
 	// RequestsPerSecond paces calls below OneKhusa's per-merchant limit; default 50.
 	RequestsPerSecond float64
+	// MaxQueueWait is the longest a call waits for its turn under RequestsPerSecond (default
+	// 2s); a call that cannot get one in time fails at once with ErrRateLimited ("busy"),
+	// without reaching OneKhusa, instead of queueing behind a crowd.
+	MaxQueueWait time.Duration
 
 	// AirtelConnectorID and MpambaConnectorID are the connectorId of each mobile network;
 	// defaults are guesses (see the package comment).
@@ -69,6 +73,7 @@ type Config struct {
 const (
 	DefaultTimeout           = 10 * time.Second
 	DefaultRequestsPerSecond = 50
+	DefaultMaxQueueWait      = 2 * time.Second
 	DefaultAirtelConnectorID = 550044 // the docs' direct-push example, paired with a 0999 number
 	DefaultMpambaConnectorID = 550045 // a guess
 	DefaultCheckoutPageURL   = "https://checkout.onekhusa.com/standardCheckout/initiate?ptid={paymentTransactionId}"
@@ -80,6 +85,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.RequestsPerSecond <= 0 {
 		cfg.RequestsPerSecond = DefaultRequestsPerSecond
+	}
+	if cfg.MaxQueueWait <= 0 {
+		cfg.MaxQueueWait = DefaultMaxQueueWait
 	}
 	if cfg.AirtelConnectorID == 0 {
 		cfg.AirtelConnectorID = DefaultAirtelConnectorID
@@ -242,18 +250,31 @@ func (c *Client) call(ctx context.Context, op, path, idempotencyKey string, in, 
 	if err != nil {
 		return 0, c.fail(op, providers.ErrInvalid, err)
 	}
-	if err := c.limiter.Wait(ctx); err != nil {
-		return 0, c.fail(op, providers.ErrUnavailable, err)
+	// The wait for a turn is bounded (rate.Limiter.Wait gives up at once, using no token,
+	// when it would pass the deadline); a call refused here was never sent.
+	queue, cancelQueue := context.WithTimeout(ctx, c.cfg.MaxQueueWait)
+	err = c.limiter.Wait(queue)
+	cancelQueue()
+	if err != nil {
+		if ctx.Err() == nil {
+			err = fmt.Errorf("busy: no request allowed by the client's rate limit within %s", c.cfg.MaxQueueWait)
+		}
+		return 0, c.fail(op, providers.ErrRateLimited, err)
 	}
 	for attempt := 0; ; attempt++ {
 		c.mu.Lock()
 		ts := c.tokens
 		c.mu.Unlock()
-		tok, err := ts.Token()
+		// A token fetch is waited for at most twice the timeout, however many calls queue
+		// behind it; a call that gives up here was never sent.
+		tok, err := providers.Await(ctx, 2*c.cfg.Timeout, ts.Token)
 		if err != nil {
 			var pe *providers.Error
 			if errors.As(err, &pe) {
 				return 0, err
+			}
+			if errors.Is(err, providers.ErrBusy) || ctx.Err() != nil {
+				return 0, c.fail(op, providers.ErrRateLimited, err)
 			}
 			return 0, c.fail(op, providers.ErrUnavailable, err)
 		}

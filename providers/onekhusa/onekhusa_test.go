@@ -338,8 +338,9 @@ func TestPhonePage(t *testing.T) {
 	if err != nil || r.Status != providers.StatusPaid || r.Amount != 2500 || r.PaymentID == "" {
 		t.Fatalf("after approving: %+v, %v", r, err)
 	}
-	if strings.Contains(get(t, e.http.URL+"/phone"), s.ProviderRef) {
-		t.Fatal("an answered prompt is still listed")
+	// Answered, it is no longer a prompt (only a completed payment, with its Reverse button).
+	if after := get(t, e.http.URL+"/phone"); strings.Contains(after, `aria-label="Prompt `+s.ProviderRef) || !strings.Contains(after, `aria-label="Payment `+s.ProviderRef) {
+		t.Fatal("an answered prompt is still listed as a prompt, or not as a completed payment")
 	}
 	if err := e.srv.DeclinePush(s.ProviderRef); err == nil {
 		t.Fatal("declining an approved push succeeded")

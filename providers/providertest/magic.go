@@ -33,3 +33,14 @@ const (
 	// providers without capture ignore it.
 	MagicAuthorizeOnly = 202
 )
+
+// Magic refund amounts in major units, for sandboxes of providers with a refund API. Asking
+// about a refund again (the same refund id) is what settles a pending one.
+const (
+	// MagicRefundPending: the refund is accepted but pending; asked about again, it succeeds.
+	MagicRefundPending = 202
+	// MagicRefundDeclined: the provider refuses the refund at once.
+	MagicRefundDeclined = 402
+	// MagicRefundPendingThenDeclined: pending at first; asked about again, it is refused.
+	MagicRefundPendingThenDeclined = 408
+)

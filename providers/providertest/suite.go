@@ -242,6 +242,10 @@ func Run(t *testing.T, h Harness) {
 		})
 	}
 
+	if rf, ok := p.(providers.Refunder); ok {
+		t.Run("refunds", func(t *testing.T) { h.refunds(t, rf, major) })
+	}
+
 	t.Run("amount conversion", func(t *testing.T) {
 		for _, cur := range h.ConversionCurrencies {
 			t.Run(cur, func(t *testing.T) {
@@ -343,5 +347,76 @@ func (h Harness) checkReturn(t *testing.T, s placed, back *url.URL, toCancel boo
 	hint := h.Provider.ParseReturn(back.Query())
 	if hint.ProviderRef != "" && hint.ProviderRef != s.ProviderRef {
 		t.Fatalf("return names order %q, want %q", hint.ProviderRef, s.ProviderRef)
+	}
+}
+
+// refunds drives a paid order of 1000 through partial, replayed, refused, pending and final
+// refunds, the way Kassa uses a provider's refund API: the refund id is the idempotency key,
+// and asking again with the same refund is how a pending refund is looked up.
+func (h Harness) refunds(t *testing.T, rf providers.Refunder, major func(int64) int64) {
+	ctx := context.Background()
+	paid := major(1000)
+	s := h.create(t, paid, h.Currency)
+	h.complete(t, s, Pay)
+	if r := h.fetch(t, s); r.Status != providers.StatusPaid {
+		t.Fatalf("status %q after paying, want paid", r.Status)
+	}
+	id := func(name string) string { return fmt.Sprintf("rf%s%d%d", name, time.Now().UnixNano(), seq.Add(1)) }
+	refund := func(id string, amount int64) (providers.RefundResult, error) {
+		return rf.Refund(ctx, providers.Refund{Lookup: h.lookup(s), ID: id, Amount: amount, Reason: "conformance"})
+	}
+	must := func(what, id string, amount int64, want providers.Status) providers.RefundResult {
+		t.Helper()
+		r, err := refund(id, amount)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if r.Status != want {
+			t.Fatalf("%s: status %q, want %q", what, r.Status, want)
+		}
+		return r
+	}
+
+	// A partial refund, replayed: the same refund, not a second one.
+	part := id("part")
+	first := must("partial refund", part, major(100), providers.StatusRefunded)
+	if first.ProviderRef == "" {
+		t.Fatal("a refund without the provider's reference")
+	}
+	if again := must("replayed refund", part, major(100), providers.StatusRefunded); again.ProviderRef != first.ProviderRef {
+		t.Fatalf("replay gave refund %q, want the same %q", again.ProviderRef, first.ProviderRef)
+	}
+	if r := h.fetch(t, s); r.Status != providers.StatusPartiallyRefunded && r.Status != providers.StatusPaid {
+		t.Fatalf("status %q after a partial refund, want partially refunded (or paid)", r.Status)
+	}
+
+	// Refused at once: nothing is refunded.
+	must("refund of the decline amount", id("declined"), major(MagicRefundDeclined), providers.StatusDeclined)
+
+	// Pending, then settled when asked again.
+	pending := id("pending")
+	must("refund of the pending amount", pending, major(MagicRefundPending), providers.StatusPending)
+	must("pending refund asked again", pending, major(MagicRefundPending), providers.StatusRefunded)
+	late := id("late")
+	must("refund of the pending-then-declined amount", late, major(MagicRefundPendingThenDeclined), providers.StatusPending)
+	must("pending refund asked again", late, major(MagicRefundPendingThenDeclined), providers.StatusDeclined)
+
+	// More than is left is refused; exactly what is left succeeds and ends the order refunded.
+	left := paid - major(100) - major(MagicRefundPending)
+	if _, err := refund(id("over"), left+1); !errors.Is(err, providers.ErrInvalid) {
+		t.Fatalf("refunding more than is left: %v, want ErrInvalid", err)
+	}
+	must("refund of the rest", id("rest"), left, providers.StatusRefunded)
+	if r := h.fetch(t, s); r.Status != providers.StatusRefunded {
+		t.Fatalf("status %q after refunding everything, want refunded", r.Status)
+	}
+	if _, err := refund(id("more"), 1); err == nil {
+		t.Fatal("refunding a refunded order succeeded")
+	}
+
+	// An order never paid cannot be refunded.
+	unpaid := h.create(t, major(50), h.Currency)
+	if _, err := rf.Refund(ctx, providers.Refund{Lookup: h.lookup(unpaid), ID: id("unpaid"), Amount: major(10)}); !errors.Is(err, providers.ErrConflict) {
+		t.Fatalf("refunding an unpaid order: %v, want ErrConflict", err)
 	}
 }

@@ -47,7 +47,7 @@ button:focus-visible{outline:3px solid #f4a261;outline-offset:2px}
 <button type="submit" name="action" value="decline">Decline</button>
 <button type="submit" name="action" value="cancel">Cancel</button>
 </form>
-<p class="note">Sandbox: no money moves. Decline simulates a refusal by the bank.</p>
+<p class="note"><strong>Test mode</strong>: EnKash sandbox, no money moves. Decline simulates a refusal by the bank.</p>
 {{else}}
 <p>{{.Message}}</p>
 {{end}}

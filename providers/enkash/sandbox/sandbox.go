@@ -45,6 +45,12 @@ const (
 	magicCreateRateLimited = 429_00
 	magicCreateSlow        = 504_00
 	magicFetchServerError  = 503_00
+	// Refund amounts (see providertest.MagicRefund*): pending at first then SUCCESS, FAILED at
+	// once, pending at first then FAILED. A pending refund settles when it is asked about
+	// again (its requestId replayed).
+	magicRefundPending         = 202_00
+	magicRefundDeclined        = 402_00
+	magicRefundPendingThenFail = 408_00
 )
 
 // Order statuses.
@@ -64,6 +70,7 @@ const (
 	paymentCancelled         = "CANCELLED"
 	paymentPartiallyRefunded = "PARTIALLY_REFUNDED"
 	paymentRefunded          = "REFUNDED"
+	refundCreated            = "CREATED"
 )
 
 const (
@@ -146,6 +153,7 @@ type payment struct {
 	Order       *order
 	Amount      int64
 	Refunded    int64
+	Reserved    int64 // by refunds not yet settled
 	Status      string
 	TxnMsg      string
 	Created     time.Time
@@ -160,6 +168,7 @@ type refund struct {
 	Payment   *payment
 	Amount    int64
 	ID        string
+	Status    string // CREATED, SUCCESS or FAILED
 	Created   time.Time
 	UniqueID  string
 }
@@ -564,6 +573,10 @@ func (s *Server) refund(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusConflict, codeRefundRequestReuse, "Duplicate requestId", "This requestId was used for a different refund.")
 			return
 		}
+		if prev.Status == refundCreated {
+			// Asked about again: a pending magic refund settles now.
+			s.settleRefund(prev, prev.Amount != magicRefundPendingThenFail)
+		}
 		writeOK(w, refundOut(prev))
 		return
 	}
@@ -571,21 +584,42 @@ func (s *Server) refund(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, codeNotRefundable, "Not refundable", "Only a successful payment can be refunded; this one is "+p.Status+".")
 		return
 	}
-	if p.Refunded+req.Amount.paise > p.Amount {
+	if p.Refunded+p.Reserved+req.Amount.paise > p.Amount {
 		writeError(w, http.StatusBadRequest, codeRefundExceeds, "Refund exceeds the refundable amount",
-			"At most "+formatRupees(p.Amount-p.Refunded)+" can still be refunded.")
+			"At most "+formatRupees(p.Amount-p.Refunded-p.Reserved)+" can still be refunded.")
 		return
 	}
 	now := s.cfg.Now()
-	rf := &refund{RequestID: req.RequestID, Payment: p, Amount: req.Amount.paise, ID: "RF" + randomID(), Created: now, UniqueID: randomID()}
+	rf := &refund{RequestID: req.RequestID, Payment: p, Amount: req.Amount.paise, ID: "RF" + randomID(), Status: refundCreated,
+		Created: now, UniqueID: randomID()}
 	s.refunds[rf.RequestID] = rf
+	p.Reserved += rf.Amount
+	switch rf.Amount {
+	case magicRefundPending, magicRefundPendingThenFail:
+	case magicRefundDeclined:
+		s.settleRefund(rf, false)
+	default:
+		s.settleRefund(rf, true)
+	}
+	writeOK(w, refundOut(rf))
+}
+
+// settleRefund ends a CREATED refund: SUCCESS moves the payment to PARTIALLY_REFUNDED or
+// REFUNDED, FAILED gives its amount back. Caller holds s.mu.
+func (s *Server) settleRefund(rf *refund, ok bool) {
+	p := rf.Payment
+	p.Reserved -= rf.Amount
+	p.Modified = s.cfg.Now()
+	if !ok {
+		rf.Status = paymentFailed
+		return
+	}
+	rf.Status = paymentSuccess
 	p.Refunded += rf.Amount
 	p.Status = paymentPartiallyRefunded
 	if p.Refunded == p.Amount {
 		p.Status = paymentRefunded
 	}
-	p.Modified = now
-	writeOK(w, refundOut(rf))
 }
 
 // expireIfDue lets an unpaid, untried order lapse after OrderLifetime. Caller holds s.mu.
@@ -638,6 +672,12 @@ func paymentOut(p *payment) paymentJSON {
 	}
 }
 
+var refundMessages = map[string]string{
+	refundCreated:  "Refund initiated (sandbox)",
+	paymentSuccess: "Refund processed (sandbox)",
+	paymentFailed:  "Refund declined by the bank (sandbox)",
+}
+
 func refundOut(rf *refund) refundJSON {
 	return refundJSON{
 		Amount:              json.RawMessage(formatRupees(rf.Amount)),
@@ -645,9 +685,9 @@ func refundOut(rf *refund) refundJSON {
 		BankCode:            "SBXB",
 		BankName:            "Sandbox Bank",
 		Currency:            "INR",
-		Status:              paymentSuccess,
+		Status:              rf.Status,
 		TransactionID:       rf.ID,
-		TxnMsg:              "Refund processed (sandbox)",
+		TxnMsg:              refundMessages[rf.Status],
 		TxnDate:             rf.Created.UTC().Format(time.RFC3339),
 		UniqueTransactionID: rf.UniqueID,
 		BankTransactionID:   "SBXRF" + rf.UniqueID,

@@ -48,7 +48,7 @@ a{color:#1d4ed8}
 <button type="submit" name="action" value="cancel">Cancel</button>
 </div>
 </form>
-<p class="note">KS Pay sandbox: no money moves. Decline simulates a payment the bank refuses.</p>
+<p class="note"><strong>Test mode</strong>: KS Pay sandbox, no money moves. Decline simulates a payment the bank refuses.</p>
 {{else}}
 <p role="status">This payment is {{.StatusText}}.</p>
 {{if .Back}}<p><a href="{{.Back}}">Return to the merchant</a></p>{{end}}

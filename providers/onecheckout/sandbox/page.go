@@ -33,7 +33,7 @@ button:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}
 <body>
 <main>
 <h1>{{.Title}}</h1>
-<p class="note">Onecheckout sandbox: no real money moves.</p>
+<p class="note"><strong>Test mode</strong>: Onecheckout sandbox, no real money moves.</p>
 <dl>
 <dt>Amount</dt><dd class="total">{{.Amount}} {{.Currency}}</dd>
 {{with .Reference}}<dt>Merchant reference</dt><dd>{{.}}</dd>{{end}}
@@ -57,7 +57,7 @@ var message = template.Must(template.New("message").Parse(`<!doctype html>
 <title>{{.}} · Onecheckout sandbox</title>
 <style>body{margin:0;padding:1rem;font:1.0625rem/1.5 system-ui,sans-serif}main{max-width:26rem;margin:0 auto}</style>
 </head>
-<body><main><h1>{{.}}</h1><p>You can close this window.</p></main></body>
+<body><main><h1>{{.}}</h1><p>You can close this window.</p><p><strong>Test mode</strong>: Onecheckout sandbox, no real money moves.</p></main></body>
 </html>
 `))
 

@@ -31,7 +31,7 @@ button:focus-visible{outline:3px solid #0969da;outline-offset:2px}
 </style>
 </head>
 <body><main>{{end}}
-{{define "bottom"}}<p class="note">OneKhusa sandbox: no real money moves.</p></main></body></html>{{end}}`
+{{define "bottom"}}<p class="note"><strong>Test mode</strong>: OneKhusa sandbox, no real money moves.</p></main></body></html>{{end}}`
 
 var pages = template.Must(template.New("pages").Parse(layout + `
 {{define "pay"}}{{template "top" .}}
@@ -71,6 +71,19 @@ var pages = template.Must(template.New("pages").Parse(layout + `
 </form>
 </section>
 {{else}}<p>No pending prompts.</p>{{end}}
+{{with .Paid}}<h2>Completed payments</h2>
+{{range .}}<section class="card" aria-label="Payment {{.Ref}}">
+<p><span class="amount">MWK {{.Amount}}</span> from {{.Payer}}</p>
+<dl>
+<dt>Merchant reference</dt><dd>{{.Reference}}</dd>
+<dt>Transaction</dt><dd>{{.Ref}}</dd>
+</dl>
+<form method="post" action="{{$.Action}}">
+<input type="hidden" name="ref" value="{{.Ref}}">
+<button type="submit" name="action" value="reverse">Reverse</button>
+</form>
+</section>
+{{end}}{{end}}
 <p><a href="{{.Action}}">Refresh</a></p>
 {{template "bottom" .}}{{end}}
 
@@ -187,7 +200,7 @@ type pushView struct {
 func (s *Server) phonePage(w http.ResponseWriter, r *http.Request) {
 	v := struct {
 		Title, Message, Action string
-		Pushes                 []pushView
+		Pushes, Paid           []pushView
 	}{Title: "Simulated phone", Action: s.cfg.Prefix + "/phone"}
 	switch r.URL.Query().Get("result") {
 	case "approve":
@@ -196,6 +209,8 @@ func (s *Server) phonePage(w http.ResponseWriter, r *http.Request) {
 		v.Message = "Payment declined."
 	case "cancel":
 		v.Message = "Prompt rejected."
+	case "reverse":
+		v.Message = "Payment reversed."
 	}
 	s.mu.Lock()
 	for _, t := range s.order {
@@ -205,6 +220,9 @@ func (s *Server) phonePage(w http.ResponseWriter, r *http.Request) {
 				Ref: t.ref, Network: t.connectorName, Payer: t.payer,
 				Amount: string(formatAmount(t.amount)), Merchant: s.cfg.MerchantName, Reference: t.sourceRef,
 			})
+		}
+		if t.status == "S" {
+			v.Paid = append(v.Paid, pushView{Ref: t.ref, Payer: t.payer, Amount: string(formatAmount(t.amount)), Reference: t.sourceRef})
 		}
 	}
 	s.mu.Unlock()
@@ -222,8 +240,10 @@ func (s *Server) phonePost(w http.ResponseWriter, r *http.Request) {
 		err = s.DeclinePush(ref)
 	case "cancel":
 		err = s.CancelPush(ref)
+	case "reverse":
+		err = s.ReverseTransaction(ref)
 	default:
-		renderMessage(w, http.StatusBadRequest, "Unknown choice", "Choose Approve, Decline or Reject prompt.")
+		renderMessage(w, http.StatusBadRequest, "Unknown choice", "Choose Approve, Decline, Reject prompt or Reverse.")
 		return
 	}
 	if err != nil {

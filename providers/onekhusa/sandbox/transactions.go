@@ -37,6 +37,7 @@ const (
 	codeRefused   = "E202" // the payer declined on the page or the phone
 	codeCancelled = "E203" // the payer cancelled or rejected the prompt
 	codeExpired   = "E204" // the checkout session or the push prompt expired unanswered
+	codeReversed  = "R100" // a successful transaction was reversed
 )
 
 // connector is a mobile-money network the sandbox can push to. The ids are guesses: 550044 is
@@ -486,6 +487,26 @@ func (s *Server) DeclinePush(ref string) error { return s.decidePush(ref, actDec
 // CancelPush makes the payer reject the prompt (C).
 func (s *Server) CancelPush(ref string) error { return s.decidePush(ref, actCancel) }
 
+// ReverseTransaction reverses a successful transaction, as OneKhusa does when the money goes
+// back to the payer (a disputed or mistaken payment): its status becomes R (Reversed) and the
+// pushpayment.reversed webhook is sent. It fails for unknown transactions and for ones that are
+// not successful.
+func (s *Server) ReverseTransaction(ref string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.lookup(ref)
+	if t == nil {
+		return fmt.Errorf("sandbox: no transaction %q", ref)
+	}
+	if t.status != "S" {
+		return fmt.Errorf("sandbox: transaction %s is %s, only a successful one can be reversed", t.ref, strings.ToLower(statusNames[t.status]))
+	}
+	t.status, t.responseCode, t.message = "R", codeReversed, "Transaction reversed: the money went back to the payer."
+	t.decided = s.cfg.Now()
+	s.notify(t)
+	return nil
+}
+
 func (s *Server) decidePush(ref, act string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -509,8 +530,11 @@ func (s *Server) notify(t *txn) {
 		return
 	}
 	event := "pushpayment.failed"
-	if t.status == "S" {
+	switch t.status {
+	case "S":
 		event = "pushpayment.success"
+	case "R":
+		event = "pushpayment.reversed"
 	}
 	body, _ := json.Marshal(s.view(t))
 	sig := base64.RawURLEncoding.EncodeToString(randomBytes(32))
