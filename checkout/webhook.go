@@ -30,13 +30,13 @@ const (
 // their webhook carries. Internal events (payment.created, attempt.*) are not announced,
 // except a second paid attempt, which the merchant must act on (refund one).
 var WebhookEventTypes = map[string]string{
-	EventPaymentPaid:                WebhookPaymentPaid,
-	EventPaymentCancelled:           WebhookPaymentCancelled,
-	EventPaymentExpired:             WebhookPaymentExpired,
-	EventAttemptPaidTwice:           WebhookPaymentPaidTwice,
-	WebhookPaymentRefunded:          WebhookPaymentRefunded,
-	WebhookPaymentPartiallyRefunded: WebhookPaymentPartiallyRefunded,
-	WebhookRefundFailed:             WebhookRefundFailed,
+	EventPaymentPaid:              WebhookPaymentPaid,
+	EventPaymentCancelled:         WebhookPaymentCancelled,
+	EventPaymentExpired:           WebhookPaymentExpired,
+	EventAttemptPaidTwice:         WebhookPaymentPaidTwice,
+	EventPaymentRefunded:          WebhookPaymentRefunded,
+	EventPaymentPartiallyRefunded: WebhookPaymentPartiallyRefunded,
+	EventRefundFailed:             WebhookRefundFailed,
 }
 
 // WebhookType returns the webhook type announcing an event of type eventType, if merchants

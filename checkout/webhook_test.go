@@ -592,3 +592,52 @@ func TestFailingEndpointGetsOneSlot(t *testing.T) {
 		t.Fatalf("%d retries to a failing endpoint overlapped another request", n)
 	}
 }
+
+// Refunds are announced, with the payment's refundedAmount and refunds in the data.
+func TestRefundsAreAnnounced(t *testing.T) {
+	rc := newReceiver(t)
+	fx := newWebhookFixture(t, rc.srv.URL)
+	ctx := context.Background()
+	p, _ := fx.svc.CreatePayment(ctx, checkout.NewPayment{ClientID: fx.app.ClientID, Amount: 2500, Currency: "USD", Reference: "R-3"})
+	a, _ := fx.svc.StartAttempt(ctx, p.ID, checkout.Choice{Provider: "fake"})
+	fx.fake.set(a.ProviderRef, providers.StatusPaid)
+	fx.svc.Verify(ctx, p.ID, a.ID)
+	for _, amount := range []int64{1000, 0} { // part, then the rest
+		r, err := fx.svc.CreateRefund(ctx, p.ID, checkout.NewRefund{Amount: amount, Reason: "requested_by_customer", RequestedBy: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status == checkout.RefundManual {
+			if _, err := fx.svc.ConfirmRefund(ctx, r.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	run(t, fx.worker())
+	waitFor(t, "three deliveries", func() bool {
+		ds := fx.deliveries(t, p.ID)
+		for _, d := range ds {
+			if d.Status != checkout.DeliveryDelivered {
+				return false
+			}
+		}
+		return len(ds) == 3
+	})
+	got := map[string]int64{}
+	for _, r := range rc.requests() {
+		var body struct {
+			Type string `json:"type"`
+			Data struct {
+				RefundedAmount int64             `json:"refundedAmount"`
+				Refunds        []json.RawMessage `json:"refunds"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(r.Body, &body); err != nil {
+			t.Fatal(err)
+		}
+		got[body.Type] = body.Data.RefundedAmount
+	}
+	if len(got) != 3 || got["payment.partially_refunded"] < 1000 || got["payment.refunded"] != 2500 {
+		t.Fatalf("refund webhooks: %v", got)
+	}
+}
