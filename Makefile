@@ -27,8 +27,13 @@ unit:
 e2e: test-deps
 	$(GO) test -count=1 -v ./e2e/
 
+# SQLite, then PostgreSQL with one instance and with two behind a round-robin proxy; each run
+# writes its own results file.
+KASSA_BENCH_POSTGRES ?= $(or $(KASSA_TEST_POSTGRES_URL),postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable)
 bench: build test-deps
 	$(GO) run ./bench
+	$(GO) run ./bench -postgres '$(KASSA_BENCH_POSTGRES)' -out bench/results-postgres.json
+	$(GO) run ./bench -postgres '$(KASSA_BENCH_POSTGRES)' -instances 2 -out bench/results-postgres-2.json
 
 lint:
 	$(GO) vet ./...
@@ -36,8 +41,23 @@ lint:
 	$(GO) tool templ generate
 	@git diff --exit-code -- '*_templ.go' || { echo "generated templ files are stale: run make generate"; exit 1; }
 
-# The e2e tests drive Debian's Chromium; install it when it is missing.
+# The e2e tests drive Debian's Chromium; install it when it is missing. The store tests run on
+# SQLite and PostgreSQL, and the multi-instance e2e needs PostgreSQL: when nothing answers on
+# 127.0.0.1:5432 (and KASSA_TEST_POSTGRES_URL names no other server), install Debian's
+# postgresql, let the local postgres user in without a password, and start it.
 test-deps:
+	@if [ -z "$$KASSA_TEST_POSTGRES_URL" ] && ! timeout 3 bash -c '</dev/tcp/127.0.0.1/5432' 2>/dev/null; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		if ! ls /etc/postgresql/*/main/pg_hba.conf >/dev/null 2>&1; then \
+			echo "installing postgresql (Debian package) for the store and multi-instance tests"; \
+			$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; \
+			for hba in /etc/postgresql/*/main/pg_hba.conf; do \
+				$$SUDO sed -i '1i host all postgres 127.0.0.1/32 trust' $$hba; done; \
+		fi; \
+		echo "starting postgresql"; \
+		for v in $$(ls /etc/postgresql); do $$SUDO pg_ctlcluster $$v main start || $$SUDO pg_ctlcluster $$v main reload || true; done; \
+		for i in 1 2 3 4 5 6 7 8 9 10; do timeout 3 bash -c '</dev/tcp/127.0.0.1/5432' 2>/dev/null && break; sleep 1; done; \
+	fi
 	@command -v chromium >/dev/null 2>&1 || { \
 		echo "installing chromium (Debian package) for the e2e tests"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

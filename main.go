@@ -11,16 +11,22 @@
 //	kassa links create|list|deactivate ...
 //	kassa webhooks list [--failed] [--since T] | webhooks redeliver ID|--all-failed [--since T]
 //
+//	kassa sandbox serve [--addr 127.0.0.1:8090] [--kassa-url URL]
+//
 // Every flag has an environment variable (KASSA_ADDR, KASSA_DATABASE_URL, KASSA_BASE_URL,
 // KASSA_SANDBOX, KASSA_LOG_FORMAT, KASSA_PUBLIC_RATE_LIMIT, KASSA_TRUSTED_PROXIES,
 // KASSA_WEBHOOK_ALLOW_PRIVATE, KASSA_WEBHOOK_RETRY_SCHEDULE, ...); where both are given, the
 // environment wins. Sandbox mode (the provider simulators) is on when no real provider is
-// configured, or when asked for; `make run` asks for it.
+// configured, or when asked for; `make run` asks for it. KASSA_SECRET_KEY, when set, is the
+// secret the cookie-signing keys are derived from (else they are made once and kept in the
+// database); KASSA_SANDBOX_URL points the providers at a shared `sandbox serve`.
 package main
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -79,7 +85,8 @@ commands:
   refunds list          list a payment's refunds (--payment ID)
   webhooks list         list webhook deliveries (--failed: only failed ones)
   webhooks redeliver    send a webhook delivery again (ID, or --all-failed [--since T])
-  sandbox credentials   print the credentials the provider sandboxes accept`
+  sandbox credentials   print the credentials the provider sandboxes accept
+  sandbox serve         run only the provider sandboxes, for several Kassa instances to share`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -112,6 +119,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return refundsCmd(ctx, cmd, rest, stdout)
 	case "users create", "users list", "users reset-password", "users disable":
 		return users(ctx, cmd, rest, os.Stdin, stdout, stderr)
+	case "sandbox serve":
+		return sandboxServe(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -406,6 +415,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer d.Close()
+	if v := os.Getenv("KASSA_CLAIM_LEASE"); v != "" {
+		if d.Lease, err = time.ParseDuration(v); err != nil || d.Lease <= 0 {
+			return fmt.Errorf("KASSA_CLAIM_LEASE=%q must be a positive duration such as 2m", v)
+		}
+	}
 	keys, err := instanceKeys(ctx, d)
 	if err != nil {
 		return err
@@ -433,10 +447,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// The demo store exists only in sandbox mode: it sells nothing real.
+	// The demo store exists only in sandbox mode: it sells nothing real. Instances starting
+	// together on one database create it once, under the startup lock.
 	var demo string
 	if wiring.sandbox {
-		if demo, err = demoApp(ctx, d, svc); err != nil {
+		if err := d.WithStartupLock(ctx, func() (err error) {
+			demo, err = demoApp(ctx, d, svc)
+			return err
+		}); err != nil {
 			return err
 		}
 		demoWebhookURL(ctx, svc, demo, log)
@@ -445,7 +463,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Secure: base.Scheme == "https", SameSite: http.SameSiteLaxMode})
 	var opEmail, opPassword string
 	if wiring.sandbox {
-		if opEmail, opPassword, err = sandboxOperator(ctx, d, log); err != nil {
+		if err := d.WithStartupLock(ctx, func() (err error) {
+			opEmail, opPassword, err = sandboxOperator(ctx, d, log)
+			return err
+		}); err != nil {
 			return err
 		}
 	}
@@ -454,7 +475,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Sessions:        sessionStore,
 		CSRFKey:         keys.csrf,
 		Idempotency:     d,
-		RateLimit:       handlers.NewRateLimiter(f.rateLimit),
+		RateLimit:       sharedRateLimiter(f.rateLimit, d, log),
 		PublicRateLimit: handlers.NewRateLimiter(f.publicLimit),
 		LinkPayments:    handlers.NewRateLimiter(linkPaymentsPerMinute),
 		TrustedProxies:  proxies,
@@ -488,12 +509,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if opEmail != "" {
 		fmt.Fprintf(stdout, "                 sign in as %s with password %s (sandbox operator)\n", opEmail, opPassword)
 	}
-	if wiring.sandbox {
+	if u := os.Getenv("KASSA_SANDBOX_URL"); u != "" {
+		fmt.Fprintf(stdout, "  sandboxes:     %s/sandbox/<provider>/ (shared, KASSA_SANDBOX_URL)\n", strings.TrimSuffix(u, "/"))
+	} else if wiring.sandbox {
 		fmt.Fprintf(stdout, "  sandboxes:     %s/sandbox/<provider>/ (credentials: kassa sandbox credentials)\n", base)
 		fmt.Fprintln(stdout, "  Test mode: simulated providers move no real money")
 	}
-	// The database closes (deferred above) only after runServer has stopped the jobs.
-	return runServer(ctx, hs, ln, f.grace, log,
+	// The database closes (deferred above) only after runServer has stopped the jobs; the
+	// leases this instance still holds are then handed back, so another instance takes its
+	// work at once instead of after the lease runs out.
+	err = runServer(ctx, hs, ln, f.grace, log,
 		func(ctx context.Context) { svc.Run(ctx, f.reconcile) },
 		func(ctx context.Context) { svc.RunRefunds(ctx, f.reconcile) },
 		func(ctx context.Context) { cleanSessions(ctx, d, log) },
@@ -501,6 +526,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		// Sends in flight finish (each within its 10 s timeout) and are recorded.
 		func(ctx context.Context) { worker.Run(ctx) },
 	)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if rerr := d.ReleaseClaims(rctx); rerr != nil {
+		log.Warn("leases not released: other instances take the work when they run out", "err", rerr)
+	}
+	return err
 }
 
 // probeEvery is how often each instance looks for providers whose cool-down is over.
@@ -542,9 +573,21 @@ func publicURL(flagValue string, addr *net.TCPAddr, listen string) (*url.URL, er
 
 type keys struct{ session, csrf []byte }
 
-// instanceKeys returns the cookie-signing keys, made once per database so that sessions and
-// forms survive restarts and are shared by every instance on the same database.
+// instanceKeys returns the cookie-signing keys, derived from KASSA_SECRET_KEY when it is set,
+// else made once per database, so that sessions and forms survive restarts and are shared by
+// every instance on the same database: a shopper's next request may land on any of them.
 func instanceKeys(ctx context.Context, d *db.DB) (keys, error) {
+	if secret := os.Getenv("KASSA_SECRET_KEY"); secret != "" {
+		if len(secret) < 32 {
+			return keys{}, errors.New("KASSA_SECRET_KEY must be at least 32 characters (e.g. openssl rand -hex 32)")
+		}
+		derive := func(purpose string) []byte {
+			m := hmac.New(sha256.New, []byte(secret))
+			m.Write([]byte("kassa " + purpose))
+			return m.Sum(nil)
+		}
+		return keys{session: derive("session cookie key"), csrf: derive("csrf key")}, nil
+	}
 	get := func(name string) ([]byte, error) {
 		b := make([]byte, 32)
 		rand.Read(b)
@@ -561,6 +604,18 @@ func instanceKeys(ctx context.Context, d *db.DB) (keys, error) {
 	}
 	k.csrf, err = get("csrf_key")
 	return k, err
+}
+
+// sharedRateLimiter limits merchant API requests per client token. On PostgreSQL the counts
+// are kept in the database, so that every instance on it enforces one limit per token; on
+// SQLite, which one process owns, they stay in memory and spare each API request a write
+// through the single writer.
+func sharedRateLimiter(limit int, d *db.DB, log *slog.Logger) *handlers.RateLimiter {
+	rl := handlers.NewRateLimiter(limit)
+	if d.Dialect() == "postgres" {
+		rl.Counter, rl.Log = d, log
+	}
+	return rl
 }
 
 // demoApp returns the demo store's application, creating it on first start.

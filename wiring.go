@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/kassa-pay/kassa/providers"
 	"github.com/kassa-pay/kassa/providers/enkash"
@@ -132,7 +133,15 @@ func prefixed(prefix string, names []string) []string {
 func wireProviders(base *url.URL, mode sandboxFlag, log *slog.Logger) (wiring, error) {
 	w := wiring{mounts: map[string]http.Handler{}, simulated: map[providers.ID]bool{}}
 	root := base.String()
-	at := func(id providers.ID) string { return root + "/sandbox/" + string(id) }
+	// KASSA_SANDBOX_URL names simulators served by another process (`kassa sandbox serve`),
+	// shared by several instances: this one mounts none, and its adapters use that server with
+	// the sandbox credentials.
+	simRoot := root
+	shared := strings.TrimSuffix(os.Getenv("KASSA_SANDBOX_URL"), "/")
+	if shared != "" {
+		simRoot, mode = shared, sandboxFlag{set: true, on: true}
+	}
+	at := func(id providers.ID) string { return simRoot + "/sandbox/" + string(id) }
 
 	oc, ek, ks, okh := onecheckoutsandbox.DefaultCredentials(), enkashsandbox.DefaultCredentials(),
 		kspaysandbox.DefaultCredentials(), onekhusasandbox.DefaultCredentials()
@@ -155,8 +164,9 @@ func wireProviders(base *url.URL, mode sandboxFlag, log *slog.Logger) (wiring, e
 					MaxConcurrent: ocLimits.inFlight})
 			},
 			func(e providerEnv) (providers.Provider, error) {
+				perMinute, inFlight := onecheckoutShare(ocLimits.perMinute, ocLimits.inFlight, envInt("KASSA_INSTANCES"))
 				return onecheckout.New(onecheckout.Config{BaseURL: e.get("BASE_URL"), APIKey: onecheckout.Secret(e.get("API_KEY")),
-					RequestsPerMinute: ocLimits.perMinute, MaxConcurrent: ocLimits.inFlight}), nil
+					RequestsPerMinute: perMinute, MaxConcurrent: inFlight}), nil
 			},
 		},
 		{
@@ -229,8 +239,10 @@ func wireProviders(base *url.URL, mode sandboxFlag, log *slog.Logger) (wiring, e
 			env.sandbox = nil // a live provider takes nothing from its simulator
 		case w.sandbox:
 			state = "simulated"
-			prefix := "/sandbox/" + string(en.id)
-			w.mounts[prefix] = en.simulator(prefix)
+			if shared == "" {
+				prefix := "/sandbox/" + string(en.id)
+				w.mounts[prefix] = en.simulator(prefix)
+			}
 			w.simulated[en.id] = true
 		default:
 			log.Info("provider", "provider", en.id, "mode", "off")

@@ -1,6 +1,12 @@
 // Command bench measures Kassa's whole checkout under load, beside a floor, in one run:
 //
 //	go run ./bench [-kassa bin/kassa] [-levels 1,8,64] [-rounds 3] [-warmup 1s] [-measure 3s] [-out bench/results.json]
+//	go run ./bench -postgres postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable [-instances 2] -out …
+//
+// With -postgres, Kassa runs on a fresh PostgreSQL database made on that server (and dropped
+// afterwards) instead of SQLite; with -instances N, N Kassa processes share it behind a
+// round-robin proxy in the bench process, and their CPU is summed. The floor is the same
+// SQLite floor in every run, so the ratios compare across runs.
 //
 // It starts bin/kassa (SQLite in a temporary directory, sandbox providers) on a free loopback
 // port and drives complete checkouts over HTTP (merchant API create, checkout page, choice of
@@ -30,6 +36,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/kassa-pay/kassa/db"
 )
 
 type config struct {
@@ -43,6 +51,10 @@ type config struct {
 	out      string
 	limit    time.Duration
 	keep     bool
+	// postgres, when set, is the server Kassa's database is made on; instances is how many
+	// Kassa processes share it.
+	postgres  string
+	instances int
 }
 
 func main() {
@@ -81,6 +93,8 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.out, "out", "bench/results.json", "where to write the results")
 	fs.DurationVar(&c.limit, "limit", 150*time.Second, "the longest the whole run may take")
 	fs.BoolVar(&c.keep, "keep", false, "keep the temporary directory (databases, logs)")
+	fs.StringVar(&c.postgres, "postgres", "", "run Kassa on a fresh database on this PostgreSQL server instead of SQLite")
+	fs.IntVar(&c.instances, "instances", 1, "Kassa processes sharing the database behind a round-robin proxy (needs -postgres when more than 1)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -90,6 +104,9 @@ func parseFlags(args []string) (config, error) {
 			return c, fmt.Errorf("-levels: %q is not a number of shoppers from 1 to 512", f)
 		}
 		c.levels = append(c.levels, n)
+	}
+	if c.instances < 1 || c.instances > 8 || (c.instances > 1 && c.postgres == "") {
+		return c, errors.New("-instances must be from 1 to 8, and more than 1 needs -postgres")
 	}
 	if c.starts < 1 || c.starts > 20 {
 		return c, errors.New("-starts must be from 1 to 20")
@@ -140,8 +157,18 @@ func run(ctx context.Context, cfg config) (*results, error) {
 		return nil, err
 	}
 	defer hooks.close()
-	dbPath := filepath.Join(dir, "kassa.db")
-	dbURL := "sqlite:" + dbPath
+	dbURL := "sqlite:" + filepath.Join(dir, "kassa.db")
+	if cfg.postgres != "" {
+		u, drop, err := freshPostgres(ctx, cfg.postgres)
+		if err != nil {
+			return nil, err
+		}
+		if !cfg.keep {
+			defer drop()
+		}
+		dbURL = u
+	}
+	res.Database, res.Instances = strings.SplitN(dbURL, ":", 2)[0], cfg.instances
 	// The application the load pays for has a webhook URL, so every checkout is announced;
 	// a second one without, on the same Kassa, measures what the webhooks cost.
 	clientID, token, err := merchant(bin, dbURL, hooks.url)
@@ -178,14 +205,34 @@ func run(ctx context.Context, cfg config) (*results, error) {
 		return nil, err
 	}
 	kassaUp := true
+	fleet := &instances{servers: []*server{k}}
 	defer func() {
 		if kassaUp {
-			k.stop()
+			fleet.stop()
 		}
 	}()
 	startups = append(startups, k.startup)
 	res.setStartups(startups)
 	logf("kassa %s up; start-up %.1f ms (median of %d)", k.url, res.StartupMS, len(startups))
+	for range cfg.instances - 1 {
+		more, err := startServer(bin, args, env, kassaLog)
+		if err != nil {
+			return nil, err
+		}
+		fleet.servers = append(fleet.servers, more)
+	}
+	kassaCPU := fleet.cpuTime
+	if cfg.postgres != "" {
+		kassaCPU = func() time.Duration { return fleet.cpuTime() + postgresCPU() }
+		res.Notes = append(res.Notes, "server CPU per checkout includes the PostgreSQL server's processes (every one on the machine)")
+	}
+	kassaURL := k.url
+	if len(fleet.servers) > 1 {
+		if kassaURL, err = fleet.balance(); err != nil {
+			return nil, err
+		}
+		logf("%d kassa instances behind %s", len(fleet.servers), kassaURL)
+	}
 
 	// The floor, in a child process like Kassa.
 	self, err := os.Executable()
@@ -201,7 +248,7 @@ func run(ctx context.Context, cfg config) (*results, error) {
 	defer fl.stop()
 	logf("floor %s up", fl.url)
 
-	kt, err := newTarget("kassa", k.url, token, clientID)
+	kt, err := newTarget("kassa", kassaURL, token, clientID)
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +256,7 @@ func run(ctx context.Context, cfg config) (*results, error) {
 	if err != nil {
 		return nil, err
 	}
-	kp, err := newTarget("kassa-plain", k.url, plainToken, plainClientID)
+	kp, err := newTarget("kassa-plain", kassaURL, plainToken, plainClientID)
 	if err != nil {
 		return nil, err
 	}
@@ -237,14 +284,14 @@ func run(ctx context.Context, cfg config) (*results, error) {
 			for _, t := range order {
 				if t == kt {
 					from := time.Now()
-					l := runLoad(ctx, kt, n, cfg.warmup, cfg.measure, k.cpuTime)
+					l := runLoad(ctx, kt, n, cfg.warmup, cfg.measure, kassaCPU)
 					windows[n] = append(windows[n], window{from, time.Now()})
 					kl.add(l)
 					if n == largest {
 						hooked.add(l)
 					}
 				} else if t == kp {
-					plain.add(runLoad(ctx, kp, n, cfg.warmup, cfg.measure, k.cpuTime))
+					plain.add(runLoad(ctx, kp, n, cfg.warmup, cfg.measure, kassaCPU))
 				} else {
 					fload.add(runLoad(ctx, ft, n, cfg.warmup, cfg.measure, fl.cpuTime))
 				}
@@ -313,17 +360,17 @@ func run(ctx context.Context, cfg config) (*results, error) {
 		largest, res.Webhooks.LagMS[strconv.Itoa(largest)], res.Webhooks.CPUMS, hs.ServerCPUMS, ps.ServerCPUMS)
 
 	// Memory, then stop Kassa and count what the checkouts wrote.
-	rss, err := k.peakRSS()
+	rss, err := fleet.peakRSS()
 	if err != nil {
 		return nil, err
 	}
 	res.PeakRSSMB = round(float64(rss)/(1<<20), 1)
-	k.stop()
+	fleet.stop()
 	kassaUp = false
-	if err := res.countWrites(ctx, dbPath); err != nil {
+	if err := res.countWrites(ctx, dbURL); err != nil {
 		return nil, err
 	}
-	if err := res.Webhooks.countWebhookWrites(ctx, dbPath, clientID); err != nil {
+	if err := res.Webhooks.countWebhookWrites(ctx, dbURL, clientID); err != nil {
 		return nil, fmt.Errorf("counting webhook writes: %w", err)
 	}
 
@@ -339,8 +386,14 @@ func run(ctx context.Context, cfg config) (*results, error) {
 
 // countWrites checks the write count per checkout the floor copies, from what Kassa stored:
 // each of Kassa's write transactions in a checkout appends at least one event.
-func (r *results) countWrites(ctx context.Context, path string) error {
-	d, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
+func (r *results) countWrites(ctx context.Context, dbURL string) error {
+	var d *sql.DB
+	var err error
+	if path, ok := strings.CutPrefix(dbURL, "sqlite:"); ok {
+		d, err = sql.Open("sqlite3", "file:"+path+"?mode=ro")
+	} else {
+		d, err = sql.Open(db.PostgresDriverName, dbURL)
+	}
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,11 @@ type results struct {
 	GeneratedAt string  `json:"generated_at"`
 	RunSeconds  float64 `json:"run_seconds"`
 	Machine     machine `json:"machine"`
-	Settings    struct {
+	// Database is Kassa's ("sqlite" or "postgres"), Instances how many Kassa processes
+	// shared it behind a round-robin proxy.
+	Database  string `json:"database"`
+	Instances int    `json:"instances"`
+	Settings  struct {
 		Levels         []int   `json:"levels"`
 		Rounds         int     `json:"rounds"`
 		WarmupSeconds  float64 `json:"warmup_seconds"`
@@ -190,6 +194,7 @@ const pacedCheckoutsPerSec = 10.0
 func (r *results) print(out io.Writer) {
 	m := r.Machine
 	fmt.Fprintf(out, "Kassa benchmark, %s: %d CPUs (%s), %s, %s\n", r.GeneratedAt, m.CPUs, m.CPUModel, m.GoVersion, m.OS)
+	fmt.Fprintf(out, "Kassa on %s, %d instance(s)\n", r.Database, r.Instances)
 	fmt.Fprintf(out, "each level: %d rounds of Kassa and the floor in turn, %.0f s warm-up + %.0f s measured per turn; run took %.0f s\n\n",
 		r.Settings.Rounds, r.Settings.WarmupSeconds, r.Settings.MeasureSeconds, r.RunSeconds)
 	section := func(rows [][]string) {

@@ -7,8 +7,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/kassa-pay/kassa/db"
 )
 
 // The merchant's webhook endpoint during the bench: Kassa's application points at it, so every
@@ -108,8 +111,14 @@ type webhookResult struct {
 
 // countWebhookWrites reads from Kassa's database how many write transactions the deliveries
 // of the hooked application's paid checkouts took.
-func (w *webhookResult) countWebhookWrites(ctx context.Context, path, clientID string) error {
-	d, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
+func (w *webhookResult) countWebhookWrites(ctx context.Context, dbURL, clientID string) error {
+	var d *sql.DB
+	var err error
+	if path, ok := strings.CutPrefix(dbURL, "sqlite:"); ok {
+		d, err = sql.Open("sqlite3", "file:"+path+"?mode=ro")
+	} else {
+		d, err = sql.Open(db.PostgresDriverName, dbURL)
+	}
 	if err != nil {
 		return err
 	}

@@ -108,4 +108,17 @@ const (
 	// EventAttemptPaidTwice: a second attempt of an already paid payment was paid too; the
 	// merchant has the money twice and must refund one.
 	EventAttemptPaidTwice = "attempt.paid_twice"
+	// EventAttemptAmountMismatch: the provider reported an amount or currency other than the
+	// one asked for (or none); the attempt is in review and is not paid on that reading.
+	EventAttemptAmountMismatch = "attempt.amount_mismatch"
+	// EventAttemptReversedUnpaid: the provider reports refunded or reversed money for an
+	// attempt Kassa never recorded as paid; the payment stays unpaid and the merchant should
+	// look at it.
+	EventAttemptReversedUnpaid = "attempt.reversed_unpaid"
+	// EventAttemptOutcomeUnknown: the provider's answer to the create was lost (a timeout, a
+	// reset connection, a 5xx); the attempt stays live and is looked up by Kassa's reference.
+	EventAttemptOutcomeUnknown = "attempt.outcome_unknown"
+	// EventAttemptVoided: the provider released an authorization or cancelled an order when
+	// the payment was closed.
+	EventAttemptVoided = "attempt.voided"
 )

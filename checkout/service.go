@@ -12,6 +12,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/kassa-pay/kassa/providers"
 	"github.com/kassa-pay/kassa/providers/currency"
 )
@@ -48,6 +50,11 @@ type Service struct {
 	WebhookAllowPrivate bool
 	// Breakers, when set, takes failing providers off checkout pages (see health.go).
 	Breakers ProviderBreakers
+
+	// flight coalesces concurrent verifications of one attempt and concurrent starts of one
+	// payment+provider+method; readings keeps when attempts were last read (see reading.go).
+	flight   singleflight.Group
+	readings readings
 }
 
 func (s *Service) now() time.Time {
@@ -262,17 +269,25 @@ type Choice struct {
 // StartAttempt creates the provider order for the shopper's choice. The attempt is stored
 // before the provider is called, so a crash or a provider failure leaves a record; the
 // shopper is only sent to the provider once its order exists and is recorded.
+//
+// Money safety:
+//   - Live attempts are verified first (reusing a reading a few seconds old): a payment paid
+//     meanwhile answers ECONFLICT, and so does one with an attempt still being confirmed, so
+//     a shopper is never offered a second payment while the first may have gone through.
+//   - At most one provider order is live per payment, provider and method: the store's
+//     unique slot refuses a second attempt, and the live one is returned instead, so a
+//     double-clicked Pay or a retried instructions call never pushes twice. Concurrent starts
+//     in this process share one call outright.
+//   - A create whose outcome is unknown (a timeout, a reset connection, a 5xx) is not a
+//     failure: the attempt stays live, is looked up by Kassa's reference, and is returned
+//     without a pay URL so the shopper is told the payment is being confirmed.
 func (s *Service) StartAttempt(ctx context.Context, paymentID string, c Choice) (*Attempt, error) {
 	p, err := s.Payment(ctx, paymentID)
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
-	if p.Status != PaymentOpen {
-		return nil, Errorf(ECONFLICT, "This payment is %s.", p.Status)
-	}
-	if !now.Before(p.ExpiresAt) {
-		return nil, Errorf(ECONFLICT, "This payment has expired.")
+	if err := s.payable(p); err != nil {
+		return nil, err
 	}
 	pr, ok := s.Providers.Get(c.Provider)
 	if !ok || !s.serves(ctx, pr, p.Currency) {
@@ -285,6 +300,44 @@ func (s *Service) StartAttempt(ctx context.Context, paymentID string, c Choice) 
 	if err := s.checkMethod(ctx, pr, p.Currency, &c); err != nil {
 		return nil, err
 	}
+	key := "start/" + p.ID + "/" + string(pr.ID()) + "/" + c.Method
+	v, err, _ := s.flight.Do(key, func() (any, error) {
+		// The shared start outlives a shopper who hangs up: the provider order it may
+		// create must be recorded either way.
+		return s.startAttempt(context.WithoutCancel(ctx), p.ID, pr, c)
+	})
+	if err != nil {
+		return nil, err
+	}
+	a := *v.(*Attempt)
+	return &a, nil
+}
+
+func (s *Service) payable(p *Payment) error {
+	if p.Status != PaymentOpen {
+		return Errorf(ECONFLICT, "This payment is %s.", p.Status)
+	}
+	if !s.now().Before(p.ExpiresAt) {
+		return Errorf(ECONFLICT, "This payment has expired.")
+	}
+	return nil
+}
+
+func (s *Service) startAttempt(ctx context.Context, paymentID string, pr providers.Provider, c Choice) (*Attempt, error) {
+	p, waiting, err := s.Unconfirmed(ctx, paymentID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.payable(p); err != nil {
+		return nil, err
+	}
+	if waiting != nil {
+		if waiting.Provider == pr.ID() && waiting.Method == c.Method {
+			return waiting, nil
+		}
+		return nil, Errorf(ECONFLICT, "An earlier payment with %s is still being confirmed.", s.providerName(waiting.Provider))
+	}
+	now := s.now()
 	a := &Attempt{
 		ID:        "att_" + randomID(26),
 		PaymentID: p.ID,
@@ -295,8 +348,13 @@ func (s *Service) StartAttempt(ctx context.Context, paymentID string, c Choice) 
 		CreatedAt: now,
 		UpdatedAt: now,
 	}
-	if err := s.Store.CreateAttempt(ctx, a, Event{PaymentID: p.ID, AttemptID: a.ID, Type: EventAttemptCreated,
-		CreatedAt: now, Data: map[string]any{"provider": string(a.Provider), "method": a.Method}}); err != nil {
+	err = s.Store.CreateAttempt(ctx, a, Event{PaymentID: p.ID, AttemptID: a.ID, Type: EventAttemptCreated,
+		CreatedAt: now, Data: map[string]any{"provider": string(a.Provider), "method": a.Method}})
+	if errors.Is(err, ErrConflict) {
+		// Another request (maybe on another instance) holds this payment's slot for the
+		// provider and method: share its attempt.
+		return s.holder(ctx, p.ID, pr.ID(), c.Method)
+	} else if err != nil {
 		return nil, fmt.Errorf("create attempt: %w", err)
 	}
 	order := providers.Order{
@@ -317,9 +375,17 @@ func (s *Service) StartAttempt(ctx context.Context, paymentID string, c Choice) 
 		order.Lines = append(order.Lines, providers.Line{Title: li.Name, Quantity: li.Quantity, UnitAmount: li.UnitAmount})
 	}
 	sess, err := pr.CreateOrder(ctx, order)
+	if err != nil && providers.OutcomeUnknown(err) {
+		// The provider may have acted (a push may be on the phone): keep the attempt live
+		// and look it up by Kassa's reference, never fail it on a guess.
+		s.log().WarnContext(ctx, "provider order outcome unknown: looking it up", "payment", p.ID, "attempt", a.ID, "provider", pr.ID(), "err", err)
+		if uerr := s.outcomeUnknown(ctx, a, err.Error(), c.Phone != "", s.now()); uerr != nil {
+			return nil, fmt.Errorf("record unknown outcome: %w", uerr)
+		}
+		return a, nil
+	}
 	if err != nil {
-		// The shopper was never sent to the provider, so no money can have moved on this
-		// attempt even if the provider did create an order: failing it loses nothing.
+		// The provider refused the order (or it was never sent): no money can move on it.
 		s.log().WarnContext(ctx, "provider order not created", "payment", p.ID, "attempt", a.ID, "provider", pr.ID(), "err", err)
 		at := s.now()
 		if aerr := s.Store.Apply(ctx, Change{
@@ -345,6 +411,28 @@ func (s *Service) StartAttempt(ctx context.Context, paymentID string, c Choice) 
 		return nil, fmt.Errorf("record provider order: %w", err)
 	}
 	return a, nil
+}
+
+// holder returns the live attempt holding the payment's slot for provider and method.
+func (s *Service) holder(ctx context.Context, paymentID string, id providers.ID, method string) (*Attempt, error) {
+	p, err := s.Store.FindPayment(ctx, paymentID)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range p.Attempts {
+		if a.Provider == id && a.Method == method && a.Status.Holding() {
+			return &a, nil
+		}
+	}
+	// The holder moved on between our insert and this read: let the shopper try again.
+	return nil, Errorf(ECONFLICT, "Another payment with this provider was just started; please try again.")
+}
+
+func (s *Service) providerName(id providers.ID) string {
+	if pr, ok := s.Providers.Get(id); ok {
+		return pr.Name()
+	}
+	return string(id)
 }
 
 func (s *Service) serves(ctx context.Context, pr providers.Provider, cur string) bool {

@@ -20,9 +20,19 @@ type fakeProvider struct {
 	mu        sync.Mutex
 	orders    map[string]providers.Result
 	createErr error
+	// actAnyway makes a failing create still create the order, as a provider that answers
+	// too late or drops the connection after acting does.
+	actAnyway bool
 	fetchErr  error
 	fetches   int
+	creates   int
 	captured  int
+	// byReference maps Kassa's attempt id to the order, for lookups without a provider ref.
+	byReference map[string]string
+	// gate, when set, holds every CreateOrder and FetchOrder until it is closed; entered
+	// receives one value per call that reached the gate.
+	gate    chan struct{}
+	entered chan struct{}
 }
 
 var (
@@ -38,23 +48,45 @@ func (f *fakeProvider) Currencies(context.Context) ([]string, error) {
 	return []string{"USD", "JPY"}, nil
 }
 
+func (f *fakeProvider) wait() {
+	if f.gate != nil {
+		if f.entered != nil {
+			f.entered <- struct{}{}
+		}
+		<-f.gate
+	}
+}
+
 func (f *fakeProvider) CreateOrder(_ context.Context, o providers.Order) (providers.Session, error) {
+	f.wait()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.createErr != nil {
+	f.creates++
+	if f.createErr != nil && !f.actAnyway {
 		return providers.Session{}, f.createErr
 	}
 	ref := fmt.Sprintf("ord_%d", len(f.orders)+1)
 	f.orders[ref] = providers.Result{ProviderRef: ref, Status: providers.StatusPending, Amount: o.Amount, Currency: o.Currency}
+	if f.byReference == nil {
+		f.byReference = map[string]string{}
+	}
+	f.byReference[o.Reference] = ref
+	if f.createErr != nil {
+		return providers.Session{}, f.createErr
+	}
 	return providers.Session{ProviderRef: ref, PayURL: "https://fake.test/pay/" + ref, Status: providers.StatusPending}, nil
 }
 
 func (f *fakeProvider) FetchOrder(_ context.Context, l providers.Lookup) (providers.Result, error) {
+	f.wait()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.fetches++
 	if f.fetchErr != nil {
 		return providers.Result{}, f.fetchErr
+	}
+	if l.ProviderRef == "" {
+		l.ProviderRef = f.byReference[l.Reference]
 	}
 	r, ok := f.orders[l.ProviderRef]
 	if !ok {
@@ -310,7 +342,7 @@ func TestAmountMismatchIsNotPaid(t *testing.T) {
 	fx.fake.orders[a.ProviderRef] = providers.Result{ProviderRef: a.ProviderRef, Status: providers.StatusPaid, Amount: 25, Currency: "USD"}
 	fx.fake.mu.Unlock()
 	v, _ := fx.svc.Verify(context.Background(), p.ID, a.ID)
-	if v.Payment.Status != checkout.PaymentOpen || v.Attempt.Status != checkout.AttemptFailed {
+	if v.Payment.Status != checkout.PaymentOpen || v.Attempt.Status != checkout.AttemptReview {
 		t.Fatalf("payment %s, attempt %s after a wrong amount", v.Payment.Status, v.Attempt.Status)
 	}
 }
@@ -331,7 +363,8 @@ func TestProviderFailuresLoseNothing(t *testing.T) {
 	ctx := context.Background()
 	p := fx.payment(t, 2500, "USD")
 
-	fx.fake.createErr = &providers.Error{Provider: "fake", Op: "create", Kind: providers.ErrUnavailable}
+	// A request that never left Kassa (the connection was refused) is a known failure.
+	fx.fake.createErr = &providers.Error{Provider: "fake", Op: "create", Kind: providers.ErrUnavailable, Err: providers.ErrNotSent}
 	_, err := fx.svc.StartAttempt(ctx, p.ID, checkout.Choice{Provider: "fake"})
 	if checkout.ErrorCode(err) != checkout.EUNAVAILABLE {
 		t.Fatalf("create on a failing provider: %v", err)

@@ -58,21 +58,31 @@ const (
 	AttemptDeclined   AttemptStatus = "declined"
 	AttemptCancelled  AttemptStatus = "cancelled"
 	AttemptExpired    AttemptStatus = "expired"
-	// AttemptFailed: the provider order could not be created, or the provider's answer could
-	// not be trusted (an amount that differs from the one asked for).
+	// AttemptFailed: the provider refused to create the order, or says it has none for this
+	// attempt long after Kassa asked for it.
 	AttemptFailed AttemptStatus = "failed"
+	// AttemptReview: the provider's reading could not be believed (an amount or currency other
+	// than the one asked for, a missing amount, a reversal of money Kassa never recorded). The
+	// attempt stays live and keeps being verified: one odd reading never ends it, and a later
+	// correct reading pays it. The merchant is told by an event.
+	AttemptReview AttemptStatus = "review"
 )
 
 // attemptMoves lists the legal transitions. Every unpaid state can still become paid, for the
 // same reason as payments: a provider that reports money arrived is believed over Kassa's
 // earlier reading (a shopper who declined once can pay the same provider order later).
+//
+// A creating attempt whose create call had an unknown outcome becomes pending without a
+// provider reference: the provider may have acted, so it is looked up, never failed on a guess.
 var attemptMoves = map[AttemptStatus][]AttemptStatus{
 	AttemptCreating:   {AttemptPending, AttemptFailed},
-	AttemptPending:    {AttemptAuthorized, AttemptPaid, AttemptDeclined, AttemptCancelled, AttemptExpired, AttemptFailed},
-	AttemptAuthorized: {AttemptPaid, AttemptDeclined, AttemptCancelled, AttemptExpired, AttemptFailed},
-	AttemptDeclined:   {AttemptPaid, AttemptAuthorized},
-	AttemptCancelled:  {AttemptPaid, AttemptAuthorized},
-	AttemptExpired:    {AttemptPaid, AttemptAuthorized},
+	AttemptPending:    {AttemptAuthorized, AttemptPaid, AttemptDeclined, AttemptCancelled, AttemptExpired, AttemptFailed, AttemptReview},
+	AttemptAuthorized: {AttemptPaid, AttemptDeclined, AttemptCancelled, AttemptExpired, AttemptFailed, AttemptReview},
+	AttemptReview:     {AttemptPending, AttemptAuthorized, AttemptPaid, AttemptDeclined, AttemptCancelled, AttemptExpired},
+	AttemptDeclined:   {AttemptPaid, AttemptAuthorized, AttemptReview},
+	AttemptCancelled:  {AttemptPaid, AttemptAuthorized, AttemptReview},
+	AttemptExpired:    {AttemptPaid, AttemptAuthorized, AttemptReview},
+	AttemptFailed:     {AttemptPaid, AttemptReview},
 }
 
 // CanBecome reports whether s may move to next.
@@ -83,8 +93,13 @@ func (s AttemptStatus) CanBecome(next AttemptStatus) bool {
 // Live reports whether the attempt may still change at the provider without the shopper
 // starting anew, so the background job keeps asking about it.
 func (s AttemptStatus) Live() bool {
-	return s == AttemptPending || s == AttemptAuthorized
+	return s == AttemptPending || s == AttemptAuthorized || s == AttemptReview
 }
+
+// Holding reports whether the attempt holds its payment+provider+method slot: at most one
+// attempt per payment, provider and method may hold it, so concurrent requests share one
+// provider order. A creating attempt holds it too (its order may be on its way).
+func (s AttemptStatus) Holding() bool { return s == AttemptCreating || s.Live() }
 
 func attemptStatusesInto(next AttemptStatus) []AttemptStatus {
 	var out []AttemptStatus

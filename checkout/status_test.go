@@ -38,14 +38,17 @@ func TestAttemptTransitions(t *testing.T) {
 		{AttemptDeclined, AttemptPaid, true}, // the provider's later word wins
 		{AttemptPaid, AttemptDeclined, false},
 		{AttemptPaid, AttemptPending, false},
-		{AttemptFailed, AttemptPaid, false},
+		{AttemptFailed, AttemptPaid, true}, // "no such order" was believed too early: the money still counts
+		{AttemptReview, AttemptPaid, true},
+		{AttemptPending, AttemptReview, true},
+		{AttemptCreating, AttemptReview, false},
 		{AttemptDeclined, AttemptCancelled, false},
 	} {
 		if got := tc.from.CanBecome(tc.to); got != tc.ok {
 			t.Errorf("%s -> %s: CanBecome = %v, want %v", tc.from, tc.to, got, tc.ok)
 		}
 	}
-	if !AttemptPending.Live() || !AttemptAuthorized.Live() || AttemptDeclined.Live() || AttemptCreating.Live() {
+	if !AttemptPending.Live() || !AttemptAuthorized.Live() || !AttemptReview.Live() || AttemptDeclined.Live() || AttemptCreating.Live() {
 		t.Error("Live is wrong")
 	}
 }

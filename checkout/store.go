@@ -14,6 +14,9 @@ type Store interface {
 	// FindPayment returns the payment with its attempts, newest first, and its refunds, oldest
 	// first, or ErrNotFound.
 	FindPayment(ctx context.Context, id string) (*Payment, error)
+	// CreateAttempt stores a new attempt. A creating attempt takes its payment+provider+method
+	// slot: while another attempt holds it, CreateAttempt stores nothing and answers
+	// ErrConflict (a unique constraint, so concurrent requests on any instance agree).
 	CreateAttempt(ctx context.Context, a *Attempt, ev Event) error
 	FindAttempt(ctx context.Context, id string) (*Attempt, error)
 	FindAttemptByProviderRef(ctx context.Context, provider providers.ID, ref string) (*Attempt, error)
@@ -93,6 +96,9 @@ type AttemptChange struct {
 	Checks      int
 	NextCheckAt time.Time
 	At          time.Time
+	// ReleaseSlot frees the attempt's payment+provider+method slot although it stays live
+	// (see AttemptStatus.Holding); a move to a status that does not hold frees it anyway.
+	ReleaseSlot bool
 }
 
 // PaymentFilter selects a page of payments, newest first. After, when set, is the position

@@ -404,12 +404,21 @@ func TestPaidTwiceIsAnnounced(t *testing.T) {
 	fx := newWebhookFixture(t, "https://shop.example/kassa")
 	ctx := context.Background()
 	p, _ := fx.svc.CreatePayment(ctx, checkout.NewPayment{ClientID: fx.app.ClientID, Amount: 2500, Currency: "USD", Reference: "R-2"})
-	a1, _ := fx.svc.StartAttempt(ctx, p.ID, checkout.Choice{Provider: "fake"})
-	a2, _ := fx.svc.StartAttempt(ctx, p.ID, checkout.Choice{Provider: "fake"})
-	fx.fake.set(a1.ProviderRef, providers.StatusPaid)
-	fx.fake.set(a2.ProviderRef, providers.StatusPaid)
+	// The first order is declined, a second one paid, then the first paid late.
+	a1, err := fx.svc.StartAttempt(ctx, p.ID, checkout.Choice{Provider: "fake"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx.fake.set(a1.ProviderRef, providers.StatusDeclined)
 	fx.svc.Verify(ctx, p.ID, a1.ID)
+	a2, err := fx.svc.StartAttempt(ctx, p.ID, checkout.Choice{Provider: "fake"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx.fake.set(a2.ProviderRef, providers.StatusPaid)
 	fx.svc.Verify(ctx, p.ID, a2.ID)
+	fx.fake.set(a1.ProviderRef, providers.StatusPaid)
+	fx.svc.Verify(ctx, p.ID, a1.ID)
 	var types []string
 	for _, d := range fx.deliveries(t, p.ID) {
 		types = append(types, d.Type)

@@ -1,9 +1,12 @@
-// Package db is Kassa's storage: SQLite by default (PostgreSQL later), its embedded migrations,
-// the checkout.Store implementation and the gorilla/sessions store.
+// Package db is Kassa's storage: SQLite by default, PostgreSQL for several instances, their
+// embedded migrations, the checkout.Store implementation and the gorilla/sessions store.
 //
 // SQLite is opened twice: one connection for every write, because SQLite has one writer and a
 // pool of writers only fights over the lock (busy retries starve some of them), and a pool
-// for reads, which WAL lets run beside the writer.
+// for reads, which WAL lets run beside the writer. PostgreSQL is one pool for both, and no
+// gate: its row locks and conditional updates keep concurrent writers (of this process and
+// of other instances) correct. The statements are the same on both (see pgdriver.go); the few
+// that differ live in dialect.go.
 package db
 
 import (
@@ -13,15 +16,18 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/gorilla/securecookie"
+
 	_ "github.com/mattn/go-sqlite3" // the database/sql driver "sqlite3"
 )
 
-//go:embed migrations/sqlite/*.sql
+//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
 var migrations embed.FS
 
 // DB is an open Kassa database.
@@ -30,14 +36,25 @@ type DB struct {
 	read  *sql.DB
 	// writer admits one write transaction at a time, first come first served: database/sql
 	// hands a freed connection to a random waiter, which stretches the tail of the wait.
-	writer chan struct{}
+	// It is nil on PostgreSQL, which takes concurrent writers.
+	writer  chan struct{}
+	dialect *dialect
+	// owner names this process in the leases it takes on background work.
+	owner string
+	// Lease is how long a claim on background work holds (zero: ClaimLease); tests and
+	// KASSA_CLAIM_LEASE shorten it so that a killed instance's work comes back sooner.
+	Lease time.Duration
 	// Now is injectable for tests.
 	Now func() time.Time
 }
 
 // Open opens the database named by a URL: "sqlite:PATH" or "sqlite://PATH" (a plain path works
-// too), then applies pending migrations.
+// too), or "postgres://user@host:5432/name?sslmode=disable" (or postgresql://), then applies
+// pending migrations.
 func Open(ctx context.Context, dbURL string) (*DB, error) {
+	if strings.HasPrefix(dbURL, "postgres://") || strings.HasPrefix(dbURL, "postgresql://") {
+		return openPostgres(ctx, dbURL)
+	}
 	path, err := sqlitePath(dbURL)
 	if err != nil {
 		return nil, err
@@ -54,7 +71,7 @@ func Open(ctx context.Context, dbURL string) (*DB, error) {
 	}
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxIdleTime(0)
-	db := &DB{write: w, writer: make(chan struct{}, 1)}
+	db := &DB{write: w, writer: make(chan struct{}, 1), dialect: &sqliteDialect, owner: newOwner()}
 	if err := db.migrate(ctx); err != nil {
 		w.Close()
 		return nil, err
@@ -76,10 +93,8 @@ func sqlitePath(dbURL string) (string, error) {
 		dbURL = strings.TrimPrefix(dbURL, "sqlite://")
 	case strings.HasPrefix(dbURL, "sqlite:"):
 		dbURL = strings.TrimPrefix(dbURL, "sqlite:")
-	case strings.HasPrefix(dbURL, "postgres://"), strings.HasPrefix(dbURL, "postgresql://"):
-		return "", fmt.Errorf("db: PostgreSQL is not supported yet; use sqlite:PATH")
 	case strings.Contains(dbURL, "://"):
-		return "", fmt.Errorf("db: unsupported database URL %q; use sqlite:PATH", dbURL)
+		return "", fmt.Errorf("db: unsupported database URL %q; use sqlite:PATH or postgres://…", dbURL)
 	}
 	if dbURL == "" {
 		return "", fmt.Errorf("db: empty database path")
@@ -88,10 +103,86 @@ func sqlitePath(dbURL string) (string, error) {
 	return (&url.URL{Path: dbURL}).EscapedPath(), nil
 }
 
+// DefaultPostgresConns is each instance's connection pool size on PostgreSQL; the URL
+// parameter pool_max_conns (as pgxpool spells it) sets another, so that N instances stay
+// under the server's max_connections (100 by default).
+const DefaultPostgresConns = 20
+
+// openPostgres opens one pool for reads and writes and migrates under an advisory lock.
+func openPostgres(ctx context.Context, dbURL string) (*DB, error) {
+	conns := DefaultPostgresConns
+	if u, err := url.Parse(dbURL); err == nil && u.Query().Has("pool_max_conns") {
+		q := u.Query()
+		n, err := strconv.Atoi(q.Get("pool_max_conns"))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("db: pool_max_conns=%q must be a positive number", q.Get("pool_max_conns"))
+		}
+		conns = n
+		q.Del("pool_max_conns")
+		u.RawQuery = q.Encode()
+		dbURL = u.String()
+	}
+	p, err := sql.Open(PostgresDriverName, dbURL)
+	if err != nil {
+		return nil, fmt.Errorf("db: open PostgreSQL: %w", err)
+	}
+	p.SetMaxOpenConns(conns)
+	p.SetMaxIdleConns(conns)
+	p.SetConnMaxIdleTime(5 * time.Minute)
+	if err := p.PingContext(ctx); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("db: PostgreSQL at %s does not answer: %w", redactURL(dbURL), err)
+	}
+	db := &DB{write: p, read: p, dialect: &postgresDialect, owner: newOwner()}
+	if err := db.migrate(ctx); err != nil {
+		p.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// redactURL drops the password from a database URL for error messages.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "the database URL"
+	}
+	return u.Redacted()
+}
+
+// newOwner names this process for the leases it takes: host, pid and a random suffix, so two
+// processes never share a name even in containers with equal pids.
+func newOwner() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d/%x", host, os.Getpid(), securecookie.GenerateRandomKey(4))
+}
+
+// WithStartupLock runs fn while no other instance on the database runs its own: first-start
+// setup that reads, then creates (the demo store's application), happens once even when
+// instances start together. On SQLite, where one process owns the file, it just runs fn.
+func (db *DB) WithStartupLock(ctx context.Context, fn func() error) error {
+	if db.dialect.lockStartup == "" {
+		return fn()
+	}
+	conn, err := db.write.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, db.dialect.lockStartup); err != nil {
+		return fmt.Errorf("db: startup lock: %w", err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), db.dialect.unlockStartup)
+	return fn()
+}
+
+// Dialect is "sqlite" or "postgres".
+func (db *DB) Dialect() string { return db.dialect.name }
+
 // Close closes both pools.
 func (db *DB) Close() error {
 	err := db.write.Close()
-	if db.read != nil {
+	if db.read != nil && db.read != db.write {
 		if rerr := db.read.Close(); err == nil {
 			err = rerr
 		}
@@ -106,14 +197,27 @@ func (db *DB) now() time.Time {
 	return time.Now()
 }
 
-// migrate applies the embedded migrations not yet recorded in schema_migrations, each in its
-// own transaction with its record, in file-name order.
+// migrate applies the embedded migrations of the dialect not yet recorded in
+// schema_migrations, each in its own transaction with its record, in file-name order. On
+// PostgreSQL it holds an advisory lock meanwhile, so instances starting together apply each
+// migration once: the others wait, then find it recorded.
 func (db *DB) migrate(ctx context.Context) error {
-	if _, err := db.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	conn, err := db.write.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("db: migrations: %w", err)
+	}
+	defer conn.Close()
+	if db.dialect.lockMigrations != "" {
+		if _, err := conn.ExecContext(ctx, db.dialect.lockMigrations); err != nil {
+			return fmt.Errorf("db: migrations lock: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), db.dialect.unlockMigrations)
+	}
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
 		return fmt.Errorf("db: migrations table: %w", err)
 	}
-	names, err := fs.Glob(migrations, "migrations/sqlite/*.sql")
+	names, err := fs.Glob(migrations, "migrations/"+db.dialect.name+"/*.sql")
 	if err != nil {
 		return err
 	}
@@ -125,7 +229,7 @@ func (db *DB) migrate(ctx context.Context) error {
 			return fmt.Errorf("db: migration %s has no numeric prefix", base)
 		}
 		var n int
-		if err := db.write.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
+		if err := conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
 			return fmt.Errorf("db: migration %s: %w", base, err)
 		}
 		if n > 0 {
@@ -135,7 +239,7 @@ func (db *DB) migrate(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		tx, err := db.write.BeginTx(ctx, nil)
+		tx, err := conn.BeginTx(ctx, nil)
 		if err != nil {
 			return err
 		}

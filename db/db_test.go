@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,29 +13,25 @@ import (
 	"github.com/kassa-pay/kassa/checkout"
 )
 
-func open(t *testing.T) (*DB, string) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "kassa test.db") // a space, to prove paths are escaped
-	d, err := Open(context.Background(), "sqlite:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d, path
-}
-
 func TestMigrationsRunOnce(t *testing.T) {
-	d, path := open(t)
+	d, where := open(t)
 	d.Close()
-	d2, err := Open(context.Background(), "sqlite://"+path)
+	dbURL := where
+	if d.Dialect() == "sqlite" {
+		dbURL = "sqlite://" + where
+	}
+	d2, err := Open(context.Background(), dbURL)
 	if err != nil {
 		t.Fatalf("reopening an up-to-date database: %v", err)
 	}
 	defer d2.Close()
-	files, _ := migrations.ReadDir("migrations/sqlite")
+	files, _ := migrations.ReadDir("migrations/" + d2.Dialect())
 	var n int
 	if err := d2.read.QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != len(files) {
 		t.Fatalf("%d recorded migrations for %d files, %v", n, len(files), err)
+	}
+	if d2.Dialect() != "sqlite" {
+		return
 	}
 	var mode string
 	d2.write.QueryRow(`PRAGMA journal_mode`).Scan(&mode)
@@ -48,10 +43,32 @@ func TestMigrationsRunOnce(t *testing.T) {
 }
 
 func TestOpenRefusesOtherDatabases(t *testing.T) {
-	for _, u := range []string{"postgres://localhost/kassa", "mysql://x", "sqlite:"} {
+	for _, u := range []string{"mysql://x", "sqlite:", "postgres://127.0.0.1:1/kassa?sslmode=disable&connect_timeout=5"} {
 		if _, err := Open(context.Background(), u); err == nil {
 			t.Errorf("Open(%q) succeeded", u)
 		}
+	}
+}
+
+func TestPostgresPoolSize(t *testing.T) {
+	d, dbURL := open(t)
+	if d.Dialect() != "postgres" {
+		return
+	}
+	sep := "?"
+	if strings.Contains(dbURL, "?") {
+		sep = "&"
+	}
+	d2, err := Open(context.Background(), dbURL+sep+"pool_max_conns=3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d2.Close()
+	if got := d2.write.Stats().MaxOpenConnections; got != 3 {
+		t.Fatalf("pool of %d connections, want 3", got)
+	}
+	if got := d.write.Stats().MaxOpenConnections; got != DefaultPostgresConns {
+		t.Fatalf("default pool of %d connections", got)
 	}
 }
 

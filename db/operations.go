@@ -24,7 +24,7 @@ func (db *DB) Ready(ctx context.Context) error {
 			return fmt.Errorf("database unreachable: %w", err)
 		}
 	}
-	want, err := embeddedMigrations()
+	want, err := db.embeddedMigrations()
 	if err != nil {
 		return err
 	}
@@ -61,9 +61,9 @@ type migration struct {
 	name    string
 }
 
-// embeddedMigrations lists the migrations compiled into this binary.
-func embeddedMigrations() ([]migration, error) {
-	names, err := fs.Glob(migrations, "migrations/sqlite/*.sql")
+// embeddedMigrations lists the migrations of the database's dialect compiled into this binary.
+func (db *DB) embeddedMigrations() ([]migration, error) {
+	names, err := fs.Glob(migrations, "migrations/"+db.Dialect()+"/*.sql")
 	if err != nil {
 		return nil, err
 	}
@@ -103,8 +103,8 @@ func (db *DB) lag(ctx context.Context, query string, args ...any) (time.Duration
 // VerificationLag is how late the background verification of live attempts is: how long
 // ago the oldest due check fell due.
 func (db *DB) VerificationLag(ctx context.Context) (time.Duration, error) {
-	return db.lag(ctx, `SELECT MIN(next_check_at) FROM attempts WHERE status IN (?, ?) AND next_check_at <= ?`,
-		string(checkout.AttemptPending), string(checkout.AttemptAuthorized), ms(db.now()))
+	return db.lag(ctx, `SELECT MIN(next_check_at) FROM attempts WHERE status IN (?, ?, ?) AND next_check_at <= ?`,
+		string(checkout.AttemptPending), string(checkout.AttemptAuthorized), string(checkout.AttemptReview), ms(db.now()))
 }
 
 // ExpiryLag is how late the expiry job is: how long ago the oldest open payment past its

@@ -21,9 +21,6 @@ var lockPaymentSQL = map[string]string{
 	"postgres": `SELECT ` + paymentColumns + ` FROM payments WHERE id = ? FOR UPDATE`,
 }
 
-// dialect names the SQL dialect of the open database; only SQLite is opened today.
-func (db *DB) dialect() string { return "sqlite" }
-
 const refundColumns = `id, payment_id, attempt_id, provider, amount, currency, reason, note, status, provider_ref, error,
 	requested_by, checks, next_check_at, succeeded_at, created_at, updated_at`
 
@@ -102,7 +99,7 @@ func (db *DB) FindRefund(ctx context.Context, id string) (*checkout.Refund, erro
 // written before the transaction commits.
 func (db *DB) LockRefunds(ctx context.Context, paymentID string, plan func(p *checkout.Payment) (checkout.RefundChange, error)) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		p, err := scanPayment(tx.QueryRowContext(ctx, lockPaymentSQL[db.dialect()], paymentID))
+		p, err := scanPayment(tx.QueryRowContext(ctx, lockPaymentSQL[db.Dialect()], paymentID))
 		if err != nil {
 			return err
 		}

@@ -19,6 +19,9 @@ var _ checkout.Store = (*DB)(nil)
 // lockWriter waits for the writer connection, in arrival order (blocked channel senders are
 // woken first in, first out).
 func (db *DB) lockWriter(ctx context.Context) error {
+	if db.writer == nil {
+		return nil // PostgreSQL: no gate
+	}
 	select {
 	case db.writer <- struct{}{}:
 		return nil
@@ -27,7 +30,11 @@ func (db *DB) lockWriter(ctx context.Context) error {
 	}
 }
 
-func (db *DB) unlockWriter() { <-db.writer }
+func (db *DB) unlockWriter() {
+	if db.writer != nil {
+		<-db.writer
+	}
+}
 
 // exec runs one write statement outside a transaction, through the same gate as tx.
 func (db *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
@@ -198,15 +205,28 @@ func (db *DB) queryAttempts(ctx context.Context, where string, args ...any) ([]c
 
 // CreateAttempt implements checkout.Store.
 func (db *DB) CreateAttempt(ctx context.Context, a *checkout.Attempt, ev checkout.Event) error {
+	var slot sql.NullString
+	if a.Status.Holding() {
+		slot = sql.NullString{String: liveKey(a.PaymentID, a.Provider, a.Method), Valid: true}
+	}
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO attempts (`+attemptColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		res, err := tx.ExecContext(ctx, `INSERT INTO attempts (`+attemptColumns+`, live_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (live_key) DO NOTHING`,
 			a.ID, a.PaymentID, string(a.Provider), a.Method, string(a.Status), a.ProviderRef, a.PayURL, a.Amount, a.Currency,
-			a.Error, a.Checks, nullMS(a.NextCheckAt), ms(a.CreatedAt), ms(a.UpdatedAt))
-		if err != nil {
+			a.Error, a.Checks, nullMS(a.NextCheckAt), ms(a.CreatedAt), ms(a.UpdatedAt), slot)
+		if err := affectedOne(res, err); err != nil {
+			if errors.Is(err, checkout.ErrConflict) {
+				return err // another attempt holds the slot
+			}
 			return fmt.Errorf("db: insert attempt: %w", err)
 		}
 		return insertEvent(ctx, tx, ev)
 	})
+}
+
+// liveKey names an attempt's payment+provider+method slot (see migration 0004).
+func liveKey(paymentID string, provider providers.ID, method string) string {
+	return paymentID + "|" + string(provider) + "|" + method
 }
 
 // FindAttempt implements checkout.Store.
@@ -241,16 +261,22 @@ func (db *DB) Apply(ctx context.Context, c checkout.Change) error {
 			}
 		}
 		if ac := c.Attempt; ac != nil {
-			args := []any{string(ac.To), ac.ProviderRef, ac.PayURL, ac.Error, ac.Checks, ac.Checks, nullMS(ac.NextCheckAt), ms(ac.At), ac.ID}
+			release := 0
+			if ac.ReleaseSlot || !ac.To.Holding() {
+				release = 1
+			}
+			args := []any{string(ac.To), release, ac.ProviderRef, ac.PayURL, ac.Error, ac.Checks, ac.Checks, nullMS(ac.NextCheckAt), ms(ac.At), ac.ID}
 			for _, f := range ac.From {
 				args = append(args, string(f))
 			}
 			res, err := tx.ExecContext(ctx, `UPDATE attempts SET status = ?,
+				live_key = CASE WHEN ? = 1 THEN NULL ELSE live_key END,
 				provider_ref = COALESCE(NULLIF(?, ''), provider_ref),
 				pay_url = COALESCE(NULLIF(?, ''), pay_url),
 				error = COALESCE(NULLIF(?, ''), error),
 				checks = CASE WHEN ? < 0 THEN checks ELSE ? END,
 				next_check_at = COALESCE(?, next_check_at),
+				lease_until = NULL,
 				updated_at = ?
 				WHERE id = ? AND status IN (`+placeholders(len(ac.From))+`)`, args...)
 			if err := affectedOne(res, err); err != nil {
@@ -278,37 +304,6 @@ func affectedOne(res sql.Result, err error) error {
 		return checkout.ErrConflict
 	}
 	return nil
-}
-
-// DueAttempts implements checkout.Store.
-func (db *DB) DueAttempts(ctx context.Context, now time.Time, limit int) ([]checkout.Attempt, error) {
-	return db.queryAttempts(ctx, `WHERE status IN (?, ?) AND next_check_at <= ? ORDER BY next_check_at LIMIT ?`,
-		string(checkout.AttemptPending), string(checkout.AttemptAuthorized), ms(now), limit)
-}
-
-// StaleCreating implements checkout.Store.
-func (db *DB) StaleCreating(ctx context.Context, before time.Time, limit int) ([]checkout.Attempt, error) {
-	return db.queryAttempts(ctx, `WHERE status = ? AND created_at < ? ORDER BY created_at LIMIT ?`,
-		string(checkout.AttemptCreating), ms(before), limit)
-}
-
-// ExpiredPayments implements checkout.Store.
-func (db *DB) ExpiredPayments(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT id FROM payments WHERE status = ? AND expires_at <= ? ORDER BY expires_at LIMIT ?`,
-		string(checkout.PaymentOpen), ms(now), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
 }
 
 // Events implements checkout.Store.

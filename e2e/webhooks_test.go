@@ -21,8 +21,8 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
 
-// process is one running kassa serve.
-type process struct {
+// hookedKassa is one running kassa serve.
+type hookedKassa struct {
 	cmd  *exec.Cmd
 	URL  string
 	logs *bytes.Buffer
@@ -30,10 +30,10 @@ type process struct {
 }
 
 // serveProcess starts kassa serve on dbURL with extra environment, and waits for it.
-func serveProcess(t *testing.T, dbURL string, env ...string) *process {
+func serveProcess(t *testing.T, dbURL string, env ...string) *hookedKassa {
 	t.Helper()
 	port := freePort(t)
-	p := &process{URL: fmt.Sprintf("http://127.0.0.1:%d", port), logs: &bytes.Buffer{}}
+	p := &hookedKassa{URL: fmt.Sprintf("http://127.0.0.1:%d", port), logs: &bytes.Buffer{}}
 	p.cmd = exec.Command(binary, "serve", "--addr", fmt.Sprintf("127.0.0.1:%d", port), "--reconcile-every", "500ms")
 	p.cmd.Env = append(append(os.Environ(), "KASSA_DATABASE_URL="+dbURL), env...)
 	pr, pw := io.Pipe()

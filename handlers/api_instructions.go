@@ -13,7 +13,9 @@ import (
 // paymentInstructions serves GET /api/payment/:id/instructions?provider=P&method=M[&phone=N]:
 // what a shopper needs to pay with that provider and method outside the checkout page. It
 // reuses a live attempt for the same provider and method, and creates the provider order
-// otherwise, so calling it again does not create a second order.
+// otherwise, so calling it again (or concurrently) does not create a second order. When the
+// provider's answer to the create was lost, the answer is "confirming": the order may exist
+// and is looked up, never created twice.
 func (s *Server) paymentInstructions(c *gin.Context) {
 	p, ok := s.ownPayment(c)
 	if !ok {
@@ -31,31 +33,17 @@ func (s *Server) paymentInstructions(c *gin.Context) {
 		s.apiError(c, checkout.Errorf(checkout.ECONFLICT, "This payment can no longer be paid (it is %s).", p.Status))
 		return
 	}
-	// A provider without methods ignores the method, as StartAttempt does, so a repeated call
-	// finds the attempt it made.
-	if pr, ok := s.Checkout.Providers.Get(id); ok {
-		if _, hasMethods := pr.(providers.MethodLister); !hasMethods {
-			method = ""
-		}
+	// StartAttempt returns the live attempt for this provider and method when there is one
+	// (the store allows one per payment, provider and method, so concurrent calls share it),
+	// and creates the provider order otherwise: this GET is safe to retry.
+	phone := c.Query("phone")
+	if phone == "" {
+		phone = p.Customer.Phone
 	}
-	var attempt *checkout.Attempt
-	for _, a := range p.Attempts {
-		if a.Provider == id && a.Method == method && a.Status.Live() {
-			attempt = &a
-			break
-		}
-	}
-	if attempt == nil {
-		phone := c.Query("phone")
-		if phone == "" {
-			phone = p.Customer.Phone
-		}
-		a, err := s.Checkout.StartAttempt(ctx, p.ID, checkout.Choice{Provider: id, Method: method, Phone: phone})
-		if err != nil {
-			s.apiError(c, err)
-			return
-		}
-		attempt = a
+	attempt, err := s.Checkout.StartAttempt(ctx, p.ID, checkout.Choice{Provider: id, Method: method, Phone: phone})
+	if err != nil {
+		s.apiError(c, err)
+		return
 	}
 	name := s.providerName(attempt.Provider)
 	out := gin.H{
@@ -63,7 +51,15 @@ func (s *Server) paymentInstructions(c *gin.Context) {
 		"status": attempt.Status, "amount": p.Amount, "currencyCode": p.Currency, "reference": p.ReferenceLabel,
 		"expiresAt": p.ExpiresAt,
 	}
-	if attempt.PayURL != "" {
+	switch {
+	case attempt.Status == checkout.AttemptCreating || attempt.Status == checkout.AttemptReview ||
+		(attempt.PayURL == "" && (attempt.ProviderRef == "" || !s.Checkout.IsPush(ctx, *attempt))):
+		out["type"] = "confirming"
+		out["steps"] = []string{
+			"Kassa is confirming this payment with " + name + "; do not start another payment for it.",
+			"Call this endpoint again in a few seconds, or poll GET /api/payment/" + p.ID + " to see it paid.",
+		}
+	case attempt.PayURL != "":
 		out["type"] = "redirect"
 		out["payUrl"] = attempt.PayURL
 		out["steps"] = []string{
@@ -71,7 +67,7 @@ func (s *Server) paymentInstructions(c *gin.Context) {
 			"Pay " + p.Money.String() + " on " + name + "'s page.",
 			"You are brought back to " + s.Checkout.URLs.Checkout(p.ID) + " once " + name + " confirms the payment.",
 		}
-	} else {
+	default:
 		out["type"] = "push"
 		out["steps"] = []string{
 			name + " has sent a payment request for " + p.Money.String() + " to the shopper's phone.",

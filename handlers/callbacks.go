@@ -40,14 +40,15 @@ func (s *Server) providerCallback(c *gin.Context) {
 	}
 	a, err := s.Checkout.AttemptForCallback(ctx, id, hint)
 	if errors.Is(err, checkout.ErrNotFound) {
-		s.log().WarnContext(ctx, "provider callback for an unknown order", "provider", id, "ref", hint.ProviderRef)
+		s.log().WarnContext(ctx, "provider callback for an unknown order", "provider", id, "ref", hint.ProviderRef, "reference", hint.Reference)
 		c.JSON(http.StatusOK, gin.H{"received": true})
 		return
 	} else if err != nil {
 		s.apiError(c, err)
 		return
 	}
-	if _, err := s.Checkout.Verify(ctx, a.PaymentID, a.ID); err != nil {
+	// A notification may announce a reversal of a paid attempt, so it is verified even then.
+	if _, err := s.Checkout.VerifyNotified(ctx, a.PaymentID, a.ID); err != nil {
 		s.apiError(c, err)
 		return
 	}

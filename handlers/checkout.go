@@ -15,13 +15,22 @@ import (
 
 // showCheckout serves GET /checkout/:id: the choice of provider while the payment is open,
 // the thank-you page once it is paid, a friendly page otherwise.
+//
+// Before the choice is offered again, the payment's live attempts are verified (a reading a
+// few seconds old is reused): a shopper who paid and never came back sees the thank-you page,
+// and one whose earlier payment is still being confirmed is sent to the confirming page
+// rather than offered a second payment.
 func (s *Server) showCheckout(c *gin.Context) {
-	p, err := s.Checkout.Payment(c.Request.Context(), c.Param("id"))
+	p, waiting, err := s.Checkout.Unconfirmed(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		s.pageError(c, err)
 		return
 	}
 	if s.renderClosed(c, p) {
+		return
+	}
+	if waiting != nil {
+		c.Redirect(http.StatusSeeOther, "/checkout/"+p.ID+"/attempts/"+waiting.ID)
 		return
 	}
 	notice := s.takeFlash(c)
@@ -166,8 +175,24 @@ func (s *Server) choose(c *gin.Context) {
 	ctx := c.Request.Context()
 	f := readCheckoutForm(c)
 	a, err := s.Checkout.StartAttempt(ctx, c.Param("id"), f.choice())
+	if err == nil && a.PayURL == "" && a.Status == checkout.AttemptPending && a.ProviderRef == "" && !s.Checkout.IsPush(ctx, *a) {
+		// The provider's answer was lost, so the shopper never got its pay page and cannot
+		// have paid there: there is nothing for them to confirm. The attempt stays live and
+		// is looked up in the background (the order may exist); the shopper may choose again.
+		p, perr := s.Checkout.Payment(ctx, c.Param("id"))
+		if perr != nil {
+			s.pageError(c, perr)
+			return
+		}
+		name := s.providerName(a.Provider)
+		s.renderCheckout(c, http.StatusServiceUnavailable, p, f, views.Notice{Kind: "error",
+			Text: name + " is not available right now. Please try again or choose another way to pay."}, nil)
+		return
+	}
 	if err == nil {
-		if a.PayURL != "" {
+		// Only an ordinary pending order sends the shopper to the provider's page; a shared
+		// attempt in review or still being confirmed shows the confirming page instead.
+		if a.PayURL != "" && a.Status == checkout.AttemptPending {
 			c.Redirect(http.StatusSeeOther, a.PayURL)
 		} else {
 			c.Redirect(http.StatusSeeOther, "/checkout/"+a.PaymentID+"/attempts/"+a.ID)
@@ -226,7 +251,7 @@ func (s *Server) providerReturn(c *gin.Context) {
 func (s *Server) attemptStatus(c *gin.Context) {
 	ctx := c.Request.Context()
 	paymentID := c.Param("id")
-	v, err := s.Checkout.Verify(ctx, paymentID, c.Param("attempt"))
+	v, err := s.Checkout.VerifyRecent(ctx, paymentID, c.Param("attempt"))
 	if err != nil {
 		s.pageError(c, err)
 		return
@@ -235,6 +260,13 @@ func (s *Server) attemptStatus(c *gin.Context) {
 		c.Redirect(http.StatusSeeOther, "/checkout/"+paymentID)
 		return
 	}
+	// The way back to the choice is offered only once the provider has read the order as
+	// not paid: while it cannot be asked, or its reading is in doubt, or the order is still
+	// being looked up after a lost answer, choosing again could pay twice.
+	backURL := ""
+	if v.Err == nil && v.Attempt.Status == checkout.AttemptPending && v.Attempt.ProviderRef != "" {
+		backURL = "/checkout/" + paymentID
+	}
 	pg := s.merchantPage(c, "Confirming your payment", v.Payment)
 	pg.Refresh = 3
 	render(c, http.StatusOK, views.PendingPage(views.PendingView{
@@ -242,9 +274,9 @@ func (s *Server) attemptStatus(c *gin.Context) {
 		Amount:         v.Payment.Money.String(),
 		ReferenceLabel: v.Payment.ReferenceLabel,
 		Provider:       s.providerName(v.Attempt.Provider),
-		Push:           v.Attempt.PayURL == "",
+		Push:           v.Attempt.PayURL == "" && s.Checkout.IsPush(ctx, v.Attempt),
 		Problem:        v.Err != nil,
 		CheckURL:       c.Request.URL.Path,
-		BackURL:        "/checkout/" + paymentID,
+		BackURL:        backURL,
 	}))
 }

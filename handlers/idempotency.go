@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
@@ -26,7 +27,8 @@ func (w *recordingWriter) Write(b []byte) (int, error) {
 // idempotent honours the Idempotency-Key header on API POSTs with Stripe's semantics: the same
 // key with the same body within 24 hours replays the first successful response; the same key
 // with another body is 409; a second request while the first still runs is 409; a request
-// that failed is not stored, so a retry runs again.
+// that failed is not stored, so a retry runs again. A claim is a lease of a minute
+// (db.IdempotencyLease), so a request that crashed frees its key soon.
 func (s *Server) idempotent(c *gin.Context) {
 	key := c.GetHeader("Idempotency-Key")
 	if key == "" || s.Idempotency == nil {
@@ -65,6 +67,11 @@ func (s *Server) idempotent(c *gin.Context) {
 		s.apiError(c, checkout.Errorf(checkout.ECONFLICT, "A request with this Idempotency-Key is still being processed; retry later."))
 		return
 	}
+	// From here the request runs to its end and its answer is recorded even if the client
+	// hangs up: a payment created for a vanished client must be replayable to its retry, and
+	// the key must not stay claimed. (A crashed process leaves the claim to its short lease.)
+	ctx = context.WithoutCancel(ctx)
+	c.Request = c.Request.WithContext(ctx)
 	rec := &recordingWriter{ResponseWriter: c.Writer}
 	c.Writer = rec
 	c.Next()

@@ -172,7 +172,7 @@ func (s *Server) allowLinkPayment(c *gin.Context) bool {
 	if s.LinkPayments == nil || s.LinkPayments.Limit <= 0 {
 		return true
 	}
-	_, reset, ok := s.LinkPayments.take("link:" + c.RemoteIP())
+	_, reset, ok := s.LinkPayments.take(c.Request.Context(), "link:"+c.RemoteIP())
 	if ok {
 		return true
 	}

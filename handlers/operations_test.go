@@ -370,7 +370,7 @@ func TestRequestIDOnEveryLogLine(t *testing.T) {
 		}
 	}
 	// The checkout service's warning and the request line are both there.
-	if !msgs["provider order not created"] || !msgs["request"] {
+	if !msgs["provider order outcome unknown: looking it up"] || !msgs["request"] {
 		t.Fatalf("expected the service's warning and the request line, got %v", lines)
 	}
 

@@ -30,7 +30,7 @@ func (s *Server) limitPublic(c *gin.Context) {
 	if isAPI(c) {
 		class = "callback "
 	}
-	_, reset, ok := l.take(class + clientAddress(c))
+	_, reset, ok := l.take(c.Request.Context(), class+clientAddress(c))
 	if ok {
 		c.Next()
 		return

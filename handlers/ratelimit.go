@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"sync"
@@ -17,6 +18,14 @@ type RateLimiter struct {
 	Limit  int
 	Window time.Duration
 	Now    func() time.Time
+	// Counter, when set, keeps the counts in the database, so that several instances behind
+	// a load balancer enforce one limit; without it the counts live in this process.
+	Counter RateCounter
+	// Log reports a counter that fails; the request is then let through (a database hiccup
+	// must not turn every API call into a 429).
+	Log interface {
+		ErrorContext(ctx context.Context, msg string, args ...any)
+	}
 
 	mu        sync.Mutex
 	windows   map[string]*rateWindow
@@ -28,14 +37,31 @@ type rateWindow struct {
 	count int
 }
 
+// RateCounter counts one request against key in the window starting at windowStart and
+// returns the window's count, this request included (db.DB implements it).
+type RateCounter interface {
+	CountRequest(ctx context.Context, key string, windowStart time.Time) (int, error)
+}
+
 // NewRateLimiter allows limit requests per key per minute.
 func NewRateLimiter(limit int) *RateLimiter {
 	return &RateLimiter{Limit: limit, Window: time.Minute, Now: time.Now, windows: map[string]*rateWindow{}}
 }
 
 // take counts one request for key and reports what is left and when the window resets.
-func (r *RateLimiter) take(key string) (remaining int, reset time.Time, ok bool) {
+func (r *RateLimiter) take(ctx context.Context, key string) (remaining int, reset time.Time, ok bool) {
 	now := r.Now()
+	if r.Counter != nil {
+		start := now.Truncate(r.Window)
+		n, err := r.Counter.CountRequest(ctx, key, start)
+		if err != nil {
+			if r.Log != nil {
+				r.Log.ErrorContext(ctx, "rate limit counter unavailable: request let through", "err", err)
+			}
+			return r.Limit, start.Add(r.Window), true
+		}
+		return max(0, r.Limit-n), start.Add(r.Window), n <= r.Limit
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	w := r.windows[key]
@@ -76,7 +102,7 @@ func (s *Server) rateLimit(c *gin.Context) {
 		c.Next()
 		return
 	}
-	remaining, reset, ok := s.RateLimit.take(principal(c).TokenID)
+	remaining, reset, ok := s.RateLimit.take(c.Request.Context(), principal(c).TokenID)
 	h := c.Writer.Header()
 	h.Set("X-RateLimit-Limit", strconv.Itoa(s.RateLimit.Limit))
 	h.Set("X-RateLimit-Remaining", strconv.Itoa(remaining))

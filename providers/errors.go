@@ -3,6 +3,7 @@ package providers
 import (
 	"errors"
 	"fmt"
+	"net"
 	"time"
 )
 
@@ -64,6 +65,29 @@ func (e *Error) Unwrap() []error {
 		return []error{e.Kind, e.Err}
 	}
 	return []error{e.Kind}
+}
+
+// ErrNotSent marks an ErrUnavailable failure where the request provably never reached the
+// provider (the connection was refused, the host did not resolve, a local rate limiter gave up
+// before sending). Clients add it beside ErrUnavailable; OutcomeUnknown also recognises the
+// standard library's dial errors without it.
+var ErrNotSent = errors.New("request not sent")
+
+// OutcomeUnknown reports whether a failed call that may change something at the provider (a
+// create, a capture) may nevertheless have acted: a timeout, a reset connection, a 5xx, or an
+// answer Kassa could not read. Kassa then assumes the provider may have acted, keeps the attempt
+// live and looks it up again, rather than calling it failed on a guess. A refusal (4xx, 429) or
+// a request that never left Kassa is a known outcome.
+func OutcomeUnknown(err error) bool {
+	if err == nil || !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrNotSent) {
+		return false
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return false
+	}
+	var dns *net.DNSError
+	return !errors.As(err, &dns)
 }
 
 // Temporary reports whether err is worth retrying later: rate limits and unavailability.

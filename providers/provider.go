@@ -12,6 +12,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"time"
 )
 
 // ID names a provider in URLs, the merchant API and configuration.
@@ -109,11 +110,16 @@ type Session struct {
 }
 
 // Lookup finds a provider order again. Reference is Kassa's attempt id, for providers whose
-// status endpoints are keyed by the merchant's own id.
+// status endpoints are keyed by the merchant's own id. ProviderRef is empty when the create's
+// answer was lost (a timeout, a reset connection): adapters that can search by Reference do so,
+// answering ErrNotFound when no order carries it, and the others answer ErrNotFound at once.
 type Lookup struct {
 	ProviderRef string
 	Reference   string
 	Currency    string
+	// CreatedAt is when Kassa asked for the order, for providers whose search by Reference
+	// needs a date or time window.
+	CreatedAt time.Time
 }
 
 // Result is the provider's authoritative answer about an order.
@@ -158,6 +164,14 @@ type Provider interface {
 // Capturer is implemented by providers whose orders can stop at StatusAuthorized.
 type Capturer interface {
 	Capture(ctx context.Context, l Lookup) (Result, error)
+}
+
+// Voider is implemented by providers whose API can release an authorized order, or cancel an
+// order not yet paid, without capturing it. Kassa calls it when a merchant cancels a payment or
+// it expires: a closed payment must never capture money. Providers without such an endpoint
+// leave an authorization to lapse at the provider.
+type Voider interface {
+	Void(ctx context.Context, l Lookup) (Result, error)
 }
 
 // Refund asks for money back. ID is Kassa's refund id, unique per refund and used as the

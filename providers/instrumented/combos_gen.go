@@ -22,6 +22,9 @@ func compose(w *Provider) providers.Provider {
 	if _, ok := w.inner.(providers.PhoneChecker); ok {
 		mask |= 16
 	}
+	if _, ok := w.inner.(providers.Voider); ok {
+		mask |= 32
+	}
 	switch mask {
 	case 1:
 		return struct {
@@ -227,6 +230,246 @@ func compose(w *Provider) providers.Provider {
 			callbackReceiver
 			phoneChecker
 		}{w, capturer{w}, refunder{w}, methodLister{w}, callbackReceiver{w}, phoneChecker{w}}
+	case 32:
+		return struct {
+			*Provider
+			voider
+		}{w, voider{w}}
+	case 33:
+		return struct {
+			*Provider
+			capturer
+			voider
+		}{w, capturer{w}, voider{w}}
+	case 34:
+		return struct {
+			*Provider
+			refunder
+			voider
+		}{w, refunder{w}, voider{w}}
+	case 35:
+		return struct {
+			*Provider
+			capturer
+			refunder
+			voider
+		}{w, capturer{w}, refunder{w}, voider{w}}
+	case 36:
+		return struct {
+			*Provider
+			methodLister
+			voider
+		}{w, methodLister{w}, voider{w}}
+	case 37:
+		return struct {
+			*Provider
+			capturer
+			methodLister
+			voider
+		}{w, capturer{w}, methodLister{w}, voider{w}}
+	case 38:
+		return struct {
+			*Provider
+			refunder
+			methodLister
+			voider
+		}{w, refunder{w}, methodLister{w}, voider{w}}
+	case 39:
+		return struct {
+			*Provider
+			capturer
+			refunder
+			methodLister
+			voider
+		}{w, capturer{w}, refunder{w}, methodLister{w}, voider{w}}
+	case 40:
+		return struct {
+			*Provider
+			callbackReceiver
+			voider
+		}{w, callbackReceiver{w}, voider{w}}
+	case 41:
+		return struct {
+			*Provider
+			capturer
+			callbackReceiver
+			voider
+		}{w, capturer{w}, callbackReceiver{w}, voider{w}}
+	case 42:
+		return struct {
+			*Provider
+			refunder
+			callbackReceiver
+			voider
+		}{w, refunder{w}, callbackReceiver{w}, voider{w}}
+	case 43:
+		return struct {
+			*Provider
+			capturer
+			refunder
+			callbackReceiver
+			voider
+		}{w, capturer{w}, refunder{w}, callbackReceiver{w}, voider{w}}
+	case 44:
+		return struct {
+			*Provider
+			methodLister
+			callbackReceiver
+			voider
+		}{w, methodLister{w}, callbackReceiver{w}, voider{w}}
+	case 45:
+		return struct {
+			*Provider
+			capturer
+			methodLister
+			callbackReceiver
+			voider
+		}{w, capturer{w}, methodLister{w}, callbackReceiver{w}, voider{w}}
+	case 46:
+		return struct {
+			*Provider
+			refunder
+			methodLister
+			callbackReceiver
+			voider
+		}{w, refunder{w}, methodLister{w}, callbackReceiver{w}, voider{w}}
+	case 47:
+		return struct {
+			*Provider
+			capturer
+			refunder
+			methodLister
+			callbackReceiver
+			voider
+		}{w, capturer{w}, refunder{w}, methodLister{w}, callbackReceiver{w}, voider{w}}
+	case 48:
+		return struct {
+			*Provider
+			phoneChecker
+			voider
+		}{w, phoneChecker{w}, voider{w}}
+	case 49:
+		return struct {
+			*Provider
+			capturer
+			phoneChecker
+			voider
+		}{w, capturer{w}, phoneChecker{w}, voider{w}}
+	case 50:
+		return struct {
+			*Provider
+			refunder
+			phoneChecker
+			voider
+		}{w, refunder{w}, phoneChecker{w}, voider{w}}
+	case 51:
+		return struct {
+			*Provider
+			capturer
+			refunder
+			phoneChecker
+			voider
+		}{w, capturer{w}, refunder{w}, phoneChecker{w}, voider{w}}
+	case 52:
+		return struct {
+			*Provider
+			methodLister
+			phoneChecker
+			voider
+		}{w, methodLister{w}, phoneChecker{w}, voider{w}}
+	case 53:
+		return struct {
+			*Provider
+			capturer
+			methodLister
+			phoneChecker
+			voider
+		}{w, capturer{w}, methodLister{w}, phoneChecker{w}, voider{w}}
+	case 54:
+		return struct {
+			*Provider
+			refunder
+			methodLister
+			phoneChecker
+			voider
+		}{w, refunder{w}, methodLister{w}, phoneChecker{w}, voider{w}}
+	case 55:
+		return struct {
+			*Provider
+			capturer
+			refunder
+			methodLister
+			phoneChecker
+			voider
+		}{w, capturer{w}, refunder{w}, methodLister{w}, phoneChecker{w}, voider{w}}
+	case 56:
+		return struct {
+			*Provider
+			callbackReceiver
+			phoneChecker
+			voider
+		}{w, callbackReceiver{w}, phoneChecker{w}, voider{w}}
+	case 57:
+		return struct {
+			*Provider
+			capturer
+			callbackReceiver
+			phoneChecker
+			voider
+		}{w, capturer{w}, callbackReceiver{w}, phoneChecker{w}, voider{w}}
+	case 58:
+		return struct {
+			*Provider
+			refunder
+			callbackReceiver
+			phoneChecker
+			voider
+		}{w, refunder{w}, callbackReceiver{w}, phoneChecker{w}, voider{w}}
+	case 59:
+		return struct {
+			*Provider
+			capturer
+			refunder
+			callbackReceiver
+			phoneChecker
+			voider
+		}{w, capturer{w}, refunder{w}, callbackReceiver{w}, phoneChecker{w}, voider{w}}
+	case 60:
+		return struct {
+			*Provider
+			methodLister
+			callbackReceiver
+			phoneChecker
+			voider
+		}{w, methodLister{w}, callbackReceiver{w}, phoneChecker{w}, voider{w}}
+	case 61:
+		return struct {
+			*Provider
+			capturer
+			methodLister
+			callbackReceiver
+			phoneChecker
+			voider
+		}{w, capturer{w}, methodLister{w}, callbackReceiver{w}, phoneChecker{w}, voider{w}}
+	case 62:
+		return struct {
+			*Provider
+			refunder
+			methodLister
+			callbackReceiver
+			phoneChecker
+			voider
+		}{w, refunder{w}, methodLister{w}, callbackReceiver{w}, phoneChecker{w}, voider{w}}
+	case 63:
+		return struct {
+			*Provider
+			capturer
+			refunder
+			methodLister
+			callbackReceiver
+			phoneChecker
+			voider
+		}{w, capturer{w}, refunder{w}, methodLister{w}, callbackReceiver{w}, phoneChecker{w}, voider{w}}
 	}
 	return w
 }

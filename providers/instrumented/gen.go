@@ -20,6 +20,7 @@ var abilities = []struct{ iface, wrapper string }{
 	{"MethodLister", "methodLister"},
 	{"CallbackReceiver", "callbackReceiver"},
 	{"PhoneChecker", "phoneChecker"},
+	{"Voider", "voider"},
 }
 
 func main() {

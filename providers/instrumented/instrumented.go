@@ -29,6 +29,7 @@ const (
 	OpFetchOrder  = "fetch order"
 	OpCapture     = "capture"
 	OpRefund      = "refund"
+	OpVoid        = "void"
 	OpMethods     = "methods"
 )
 
@@ -171,6 +172,14 @@ type refunder struct{ *Provider }
 // Refund implements providers.Refunder.
 func (w refunder) Refund(ctx context.Context, rf providers.Refund) (r providers.RefundResult, err error) {
 	err = w.observe(ctx, OpRefund, func() error { r, err = w.inner.(providers.Refunder).Refund(ctx, rf); return err })
+	return r, err
+}
+
+type voider struct{ *Provider }
+
+// Void implements providers.Voider.
+func (w voider) Void(ctx context.Context, l providers.Lookup) (r providers.Result, err error) {
+	err = w.observe(ctx, OpVoid, func() error { r, err = w.inner.(providers.Voider).Void(ctx, l); return err })
 	return r, err
 }
 

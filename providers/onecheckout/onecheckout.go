@@ -26,6 +26,10 @@
 //   - GUESS: reference_id (Kassa's attempt id) is stored and echoed but is not an idempotency
 //     key: no idempotency mechanism is documented. Only a create answered 429 (which was not
 //     processed) is retried; a create that timed out is not, and reports ErrUnavailable.
+//   - GUESS: POST /orders-list's created_hour_from/to take Unix seconds (the docs' example
+//     values look like seconds; the sandbox takes both). An order whose create answer was lost
+//     (a timeout, a reset) is found there by its reference_id, in a window around the time
+//     Kassa asked for it: GET /orders/{id} needs Onecheckout's own id.
 //   - GUESS: a declined payment leaves the order OPEN (there is no DECLINED status) and records
 //     an event with type payment_failed and payment_status FAILED in /orders/{id}/events. On an
 //     OPEN order the adapter reads the events and reports StatusDeclined when the latest payment
@@ -223,7 +227,13 @@ func truncate(s string, n int) string {
 func (p *Provider) FetchOrder(ctx context.Context, l providers.Lookup) (providers.Result, error) {
 	const op = "fetch order"
 	if l.ProviderRef == "" {
-		return providers.Result{}, &providers.Error{Provider: providers.Onecheckout, Op: op, Kind: providers.ErrInvalid, Message: "no provider reference"}
+		// The create's answer was lost: find the order by Kassa's reference among the
+		// orders created around that time.
+		id, err := p.findByReference(ctx, l)
+		if err != nil {
+			return providers.Result{}, err
+		}
+		l.ProviderRef = id
 	}
 	ord, err := p.client.GetOrder(ctx, l.ProviderRef)
 	if err != nil {
@@ -248,7 +258,9 @@ func (p *Provider) FetchOrder(ctx context.Context, l providers.Lookup) (provider
 func (p *Provider) Capture(ctx context.Context, l providers.Lookup) (providers.Result, error) {
 	const op = "capture order"
 	if l.ProviderRef == "" {
-		return providers.Result{}, &providers.Error{Provider: providers.Onecheckout, Op: op, Kind: providers.ErrInvalid, Message: "no provider reference"}
+		// Onecheckout finds orders by its own id only: an order whose create answer was lost
+		// cannot be named, so it is "not found" (the shopper never got its pay link either).
+		return providers.Result{}, &providers.Error{Provider: providers.Onecheckout, Op: op, Kind: providers.ErrNotFound, Message: "no provider reference"}
 	}
 	ord, err := p.client.CaptureOrder(ctx, l.ProviderRef)
 	if err != nil {
@@ -258,6 +270,36 @@ func (p *Provider) Capture(ctx context.Context, l providers.Lookup) (providers.R
 }
 
 // check maps an order read back and makes sure it is the order the lookup means.
+// findByReference looks for the order carrying l.Reference as reference_id with
+// POST /orders-list, among orders created from five minutes before l.CreatedAt to fifteen
+// after (the list has no reference filter; a few pages of one merchant's orders suffice).
+func (p *Provider) findByReference(ctx context.Context, l providers.Lookup) (string, error) {
+	const op = "fetch order"
+	notFound := &providers.Error{Provider: providers.Onecheckout, Op: op, Kind: providers.ErrNotFound,
+		Message: "no order carries this reference"}
+	if l.Reference == "" || l.CreatedAt.IsZero() {
+		return "", notFound
+	}
+	req := ListOrdersRequest{Limit: 1024,
+		CreatedHourFrom: l.CreatedAt.Add(-5 * time.Minute).Unix(), CreatedHourTo: l.CreatedAt.Add(15 * time.Minute).Unix()}
+	for range 5 {
+		page, err := p.client.ListOrders(ctx, req)
+		if err != nil {
+			return "", err
+		}
+		for _, o := range page.Orders {
+			if o.ReferenceID == l.Reference && o.ID != "" {
+				return o.ID, nil
+			}
+		}
+		if page.NextAnchor == "" {
+			break
+		}
+		req.Anchor = page.NextAnchor
+	}
+	return "", notFound
+}
+
 func (p *Provider) check(op string, ord Order, l providers.Lookup) (providers.Result, error) {
 	if ord.ID == "" {
 		ord.ID = l.ProviderRef

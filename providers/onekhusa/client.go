@@ -236,6 +236,17 @@ func (c *Client) GetTransaction(ctx context.Context, in GetTransactionRequest) (
 	return out, err
 }
 
+// GetTransactions calls POST /collections/getTransactions and returns one page of the day's
+// collections matching the search.
+func (c *Client) GetTransactions(ctx context.Context, in GetTransactionsRequest) ([]Transaction, error) {
+	var out []Transaction
+	status, err := c.call(ctx, "get transactions", "/collections/getTransactions", "", in, &out)
+	if err == nil && status == http.StatusNoContent {
+		out = nil
+	}
+	return out, err
+}
+
 // VerifyWebhook calls POST /merchants/webhooks/verify with a delivery's event and signature.
 func (c *Client) VerifyWebhook(ctx context.Context, in VerifyWebhookRequest) (VerifyWebhookResponse, error) {
 	var out VerifyWebhookResponse
@@ -259,7 +270,7 @@ func (c *Client) call(ctx context.Context, op, path, idempotencyKey string, in, 
 		if ctx.Err() == nil {
 			err = fmt.Errorf("busy: no request allowed by the client's rate limit within %s", c.cfg.MaxQueueWait)
 		}
-		return 0, c.fail(op, providers.ErrRateLimited, err)
+		return 0, c.fail(op, providers.ErrRateLimited, fmt.Errorf("%w: %w", providers.ErrNotSent, err))
 	}
 	for attempt := 0; ; attempt++ {
 		c.mu.Lock()

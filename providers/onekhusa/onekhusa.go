@@ -46,6 +46,9 @@
 //     status (E401, E429, ...); the HTTP status decides the kind when the code is unknown, with
 //     402 "Request Failed" taken as a decline and 424 "External Dependency Failed" as
 //     unavailable.
+//   - Guess: an order whose create answer was lost (a timeout, a reset) is found with
+//     POST /collections/getTransactions, searchBy "SourceReferenceNumber" and the day it was
+//     asked for; the docs show only searchBy "TransactionReferenceNumber".
 //   - Guess: the docs list X-Organisation-Id and X-Merchant-Account-Number for most endpoints
 //     but omit them from the collections examples; the client sends them on every call.
 package onekhusa
@@ -57,6 +60,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/kassa-pay/kassa/providers"
 )
@@ -235,6 +239,15 @@ const transactionRefLen = 12
 // FetchOrder implements providers.Provider with POST /collections/getTransaction.
 func (p *Provider) FetchOrder(ctx context.Context, l providers.Lookup) (providers.Result, error) {
 	const op = "fetch order"
+	if l.ProviderRef == "" && l.Reference != "" {
+		// The create's answer was lost: find the transaction by Kassa's reference.
+		t, err := p.findBySourceReference(ctx, l)
+		if err != nil {
+			return providers.Result{}, err
+		}
+		l.ProviderRef = t.TransactionReferenceNumber
+		return resultOf(t, l)
+	}
 	if len(l.ProviderRef) != transactionRefLen {
 		// getTransaction refuses any other length as a validation error; such a reference
 		// cannot name a OneKhusa transaction (and Kassa cannot look one up by its own id).
@@ -249,6 +262,40 @@ func (p *Provider) FetchOrder(ctx context.Context, l providers.Lookup) (provider
 		return providers.Result{}, err
 	}
 	return resultOf(t, l)
+}
+
+// findBySourceReference searches the collections of the day the order was asked for (and of
+// the next day, when that was close to midnight UTC) for Kassa's reference, as
+// sourceReferenceNumber. Guess: searchBy "SourceReferenceNumber" (the docs show only
+// "TransactionReferenceNumber"); a OneKhusa that refuses it answers ErrInvalid, and the
+// attempt is then found by a webhook naming the reference, or ends after its grace period.
+func (p *Provider) findBySourceReference(ctx context.Context, l providers.Lookup) (Transaction, error) {
+	const op = "fetch order"
+	at := l.CreatedAt.UTC()
+	if at.IsZero() {
+		at = time.Now().UTC()
+	}
+	days := []string{at.Format("2006-01-02")}
+	if next := at.Add(15 * time.Minute).Format("2006-01-02"); next != days[0] {
+		days = append(days, next)
+	}
+	for _, day := range days {
+		ts, err := p.client.GetTransactions(ctx, GetTransactionsRequest{
+			MerchantAccountNumber: p.client.cfg.MerchantAccountNumber,
+			TransactionDate:       day, PageNumber: 1, NumberOfReturnedRows: 10,
+			SearchBy: "SourceReferenceNumber", SearchText: l.Reference,
+		})
+		if err != nil {
+			return Transaction{}, err
+		}
+		for _, t := range ts {
+			if t.SourceReferenceNumber == l.Reference && len(t.TransactionReferenceNumber) == transactionRefLen {
+				return t, nil
+			}
+		}
+	}
+	return Transaction{}, &providers.Error{Provider: providers.OneKhusa, Op: op, Kind: providers.ErrNotFound,
+		Message: "no transaction carries this source reference number"}
 }
 
 // resultOf turns a transaction into Kassa's answer, refusing one that is about another order.

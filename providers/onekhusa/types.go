@@ -163,6 +163,18 @@ type GetTransactionRequest struct {
 	TransactionReferenceNumber string `json:"transactionReferenceNumber"`
 }
 
+// GetTransactionsRequest is the body of POST /collections/getTransactions (one day's
+// collections, paged, optionally searched).
+type GetTransactionsRequest struct {
+	MerchantAccountNumber int64  `json:"merchantAccountNumber"`
+	TransactionDate       string `json:"transactionDate"` // YYYY-MM-DD
+	PageNumber            int    `json:"pageNumber"`
+	NumberOfReturnedRows  int    `json:"numberOfReturnedRows"`
+	IsIncremental         bool   `json:"isIncremental"`
+	SearchBy              string `json:"searchBy,omitempty"`
+	SearchText            string `json:"searchText,omitempty"`
+}
+
 // Transaction is a collection as getTransaction describes it, in the documented flat shape.
 // It also reads the nested shape of the 31 March 2026 changelog (beneficiary, source,
 // transaction sections) and flattens it, so callers see one shape whichever the API answers.

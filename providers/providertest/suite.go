@@ -195,9 +195,60 @@ func Run(t *testing.T, h Harness) {
 	})
 
 	t.Run("slow provider times out", func(t *testing.T) {
+		t.Parallel() // waits out the client's timeout: overlap it with the other slow case
 		_, err := p.CreateOrder(ctx, h.order(major(MagicCreateSlow), h.Currency))
 		if !errors.Is(err, providers.ErrUnavailable) {
 			t.Fatalf("create on a slow provider: %v, want ErrUnavailable", err)
+		}
+	})
+
+	// A create whose answer is lost after the provider acted (a late answer, a reset
+	// connection, a 5xx) must read as an unknown outcome, never as a refusal, and the order
+	// must be found again by Kassa's reference once the provider answers: that is how an
+	// attempt converges to the truth instead of losing a payment the shopper may make.
+	for _, fault := range []struct {
+		name   string
+		amount int64
+	}{
+		{"slow answer after acting", MagicCreateSlow},
+		{"connection reset after acting", MagicCreateResetAfterActing},
+		{"5xx after acting", MagicCreateServerErrorAfterActing},
+	} {
+		t.Run("unknown create outcome converges: "+fault.name, func(t *testing.T) {
+			if fault.amount == MagicCreateSlow {
+				t.Parallel() // waits out the client's timeout
+			}
+			o := h.order(major(fault.amount), h.Currency)
+			asked := time.Now()
+			sess, err := p.CreateOrder(ctx, o)
+			switch {
+			case err == nil && sess.ProviderRef == "":
+				t.Fatal("the adapter recovered the create but returned no provider ref")
+			case err != nil && !providers.OutcomeUnknown(err):
+				t.Fatalf("create that may have acted: %v, want an unknown outcome (ErrUnavailable, not a refusal)", err)
+			}
+			r, err := p.FetchOrder(ctx, providers.Lookup{Reference: o.Reference, Currency: o.Currency, CreatedAt: asked})
+			if err != nil {
+				t.Fatalf("looking the order up by Kassa's reference: %v", err)
+			}
+			if r.ProviderRef == "" || r.Status != providers.StatusPending || r.Amount != o.Amount || r.Currency != o.Currency {
+				t.Fatalf("found %+v, want the pending order of %d %s with its provider ref", r, o.Amount, o.Currency)
+			}
+			if sess.ProviderRef != "" && sess.ProviderRef != r.ProviderRef {
+				t.Fatalf("found order %q, the create answered %q", r.ProviderRef, sess.ProviderRef)
+			}
+			again, err := p.FetchOrder(ctx, providers.Lookup{ProviderRef: r.ProviderRef, Reference: o.Reference, Currency: o.Currency, CreatedAt: asked})
+			if err != nil || again.Status != providers.StatusPending || again.Amount != o.Amount {
+				t.Fatalf("fetching the found order by its provider ref: %+v, %v", again, err)
+			}
+		})
+	}
+
+	t.Run("lookup by reference of an order never created", func(t *testing.T) {
+		o := h.order(ordinary, h.Currency)
+		_, err := p.FetchOrder(ctx, providers.Lookup{Reference: o.Reference, Currency: o.Currency, CreatedAt: time.Now()})
+		if !errors.Is(err, providers.ErrNotFound) {
+			t.Fatalf("looking up a reference no order carries: %v, want ErrNotFound", err)
 		}
 	})
 

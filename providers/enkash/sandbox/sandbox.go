@@ -5,6 +5,8 @@
 package sandbox
 
 import (
+	"github.com/kassa-pay/kassa/providers/providertest"
+
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -426,15 +428,6 @@ func (s *Server) createOrder(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusTooManyRequests, codeTooManyRequests, "Too many requests", "Rate limit exceeded, retry later.")
 		return
-	case magicCreateSlow:
-		t := time.NewTimer(s.cfg.SlowDelay)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-		}
-		// The slow order is still created, as it would be by a provider whose answer was
-		// merely late.
 	}
 	now := s.cfg.Now()
 	o := &order{
@@ -458,6 +451,23 @@ func (s *Server) createOrder(w http.ResponseWriter, r *http.Request) {
 	s.orders[o.OrderID] = o
 	out := s.orderJSON(r, o)
 	s.mu.Unlock()
+	// The fault amounts act first and then fail: the order exists, the caller cannot know.
+	switch amount {
+	case magicCreateSlow:
+		t := time.NewTimer(s.cfg.SlowDelay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	case providertest.MagicCreateResetAfterActing * 100:
+		providertest.ResetConnection(w)
+		return
+	case providertest.MagicCreateServerErrorAfterActing * 100:
+		writeError(w, http.StatusInternalServerError, codeInternal, "Internal server error", "Something went wrong, please try again.")
+		return
+	}
 	writeOK(w, out)
 }
 

@@ -7,6 +7,8 @@
 package sandbox
 
 import (
+	"github.com/kassa-pay/kassa/providers/providertest"
+
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -652,12 +654,22 @@ func (s *Server) initiate(w http.ResponseWriter, r *http.Request, app string) {
 	t.Signature = sig
 	s.sigs[sig] = sigEntry{txnID: t.ID, expiry: now.Add(s.cfg.SignatureLifetime)}
 	slow := t.magic(magicCreateSlow)
+	reset, failAfter := t.magic(providertest.MagicCreateResetAfterActing), t.magic(providertest.MagicCreateServerErrorAfterActing)
 	s.mu.Unlock()
 
-	if slow {
+	// The fault amounts act first and then fail: the transaction exists (and is found by its
+	// referenceNumber), the caller cannot know.
+	switch {
+	case slow:
 		if !sleep(r.Context(), s.cfg.SlowDelay) {
 			return
 		}
+	case reset:
+		providertest.ResetConnection(w)
+		return
+	case failAfter:
+		fail(w, errServer)
+		return
 	}
 	ok(w, http.StatusCreated, map[string]string{"signature": sig})
 }

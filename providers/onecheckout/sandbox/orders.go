@@ -1,6 +1,8 @@
 package sandbox
 
 import (
+	"github.com/kassa-pay/kassa/providers/providertest"
+
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -381,8 +383,17 @@ func (s *Server) createOrder(w http.ResponseWriter, r *http.Request, m *merchant
 	v := o.view(s.base(r), true)
 	s.mu.Unlock()
 
-	// The slow amount is processed at once but answered late: the caller cannot know.
-	if isMagic(total, exp, magicCreateSlow) && !sleep(r.Context(), s.cfg.SlowDelay) {
+	// The fault amounts act first and then fail: the caller cannot know the order exists.
+	switch {
+	case isMagic(total, exp, magicCreateSlow):
+		if !sleep(r.Context(), s.cfg.SlowDelay) {
+			return
+		}
+	case isMagic(total, exp, providertest.MagicCreateResetAfterActing):
+		providertest.ResetConnection(w)
+		return
+	case isMagic(total, exp, providertest.MagicCreateServerErrorAfterActing):
+		writeServerError(w)
 		return
 	}
 	writeJSON(w, http.StatusOK, v)

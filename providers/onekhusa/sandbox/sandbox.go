@@ -9,6 +9,8 @@
 package sandbox
 
 import (
+	"github.com/kassa-pay/kassa/providers/providertest"
+
 	"bytes"
 	"context"
 	"crypto/hmac"
@@ -189,6 +191,7 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /v1/checkout/push/initiate", s.api(true, false, s.initiateCheckout))
 	s.mux.Handle("POST /v1/collections/push/direct/initiate", s.api(true, false, s.initiatePush))
 	s.mux.Handle("POST /v1/collections/getTransaction", s.api(false, true, s.getTransaction))
+	s.mux.Handle("POST /v1/collections/getTransactions", s.api(false, true, s.getTransactions))
 	s.mux.Handle("POST /v1/merchants/webhooks/verify", s.api(false, false, s.verifyWebhook))
 	s.mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		if apiPaths[r.URL.Path] {
@@ -499,6 +502,10 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, c caller, bo
 		delete(s.idem, id)
 	}
 	s.mu.Unlock()
+	if rec.reset {
+		providertest.ResetConnection(w)
+		return
+	}
 	for k, v := range rec.header {
 		w.Header()[k] = v
 	}
@@ -514,6 +521,8 @@ type recorder struct {
 	header http.Header
 	status int
 	buf    bytes.Buffer
+	// reset asks for the connection to be dropped without an answer (a fault amount).
+	reset bool
 }
 
 func (r *recorder) Header() http.Header { return r.header }

@@ -1,6 +1,8 @@
 package sandbox
 
 import (
+	"github.com/kassa-pay/kassa/providers/providertest"
+
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -87,11 +89,29 @@ func (s *Server) magic(w http.ResponseWriter, r *http.Request, amount int64) boo
 		w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(s.cfg.Now().Unix()+1, 10))
 		s.problem(w, r, http.StatusTooManyRequests, "E429", "Too many requests.")
 		return false
+	}
+	return true
+}
+
+// afterActing applies the fault amounts that act first and then fail, once the transaction
+// exists (so a lookup by sourceReferenceNumber finds it): a late answer, a reset connection,
+// or a 5xx. It reports whether the handler should answer normally.
+func (s *Server) afterActing(w http.ResponseWriter, r *http.Request, amount int64) bool {
+	switch amount {
 	case magicCreateSlow:
-		if !s.slow(r.Context()) {
-			s.problem(w, r, http.StatusServiceUnavailable, "E503", "The request was abandoned by the client.")
-			return false
+		return s.slow(r.Context())
+	case providertest.MagicCreateResetAfterActing * 100:
+		if rec, ok := w.(*recorder); ok {
+			// The answer is made and remembered for the idempotency key, as OneKhusa
+			// would, but the connection drops before it is sent (idempotent does that).
+			rec.reset = true
+			return true
 		}
+		providertest.ResetConnection(w)
+		return false
+	case providertest.MagicCreateServerErrorAfterActing * 100:
+		s.problem(w, r, http.StatusInternalServerError, "E500", "An unexpected error occurred. Please try again later.")
+		return false
 	}
 	return true
 }
@@ -165,6 +185,9 @@ func (s *Server) initiateCheckout(w http.ResponseWriter, r *http.Request, c call
 	}
 	s.add(t)
 	s.mu.Unlock()
+	if !s.afterActing(w, r, amount) {
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"merchantAccountNumber":      merchant,
 		"sourceReferenceNumber":      t.sourceRef,
@@ -255,6 +278,9 @@ func (s *Server) initiatePush(w http.ResponseWriter, r *http.Request, c caller, 
 	}
 	s.add(t)
 	s.mu.Unlock()
+	if !s.afterActing(w, r, amount) {
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"merchantAccountNumber":      merchant,
 		"sourceReferenceNumber":      t.sourceRef,
@@ -320,6 +346,79 @@ func (s *Server) getTransaction(w http.ResponseWriter, r *http.Request, c caller
 	v := s.view(t)
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, v)
+}
+
+type getTransactionsRequest struct {
+	MerchantAccountNumber json.Number `json:"merchantAccountNumber"`
+	TransactionDate       string      `json:"transactionDate"`
+	PageNumber            json.Number `json:"pageNumber"`
+	NumberOfReturnedRows  json.Number `json:"numberOfReturnedRows"`
+	IsIncremental         bool        `json:"isIncremental"`
+	SearchBy              string      `json:"searchBy"`
+	SearchText            string      `json:"searchText"`
+}
+
+// getTransactions serves POST /collections/getTransactions: the merchant's collections of
+// one day (UTC), newest first, optionally searched by TransactionReferenceNumber (documented)
+// or SourceReferenceNumber (a guess: the docs show only the first value of searchBy).
+func (s *Server) getTransactions(w http.ResponseWriter, r *http.Request, c caller, body []byte) {
+	var in getTransactionsRequest
+	if err := decode(body, &in); err != nil {
+		s.problem(w, r, http.StatusBadRequest, "E900", "Validation failed", "Request body is not valid JSON.")
+		return
+	}
+	var errs []string
+	merchant, ok := merchantNumber(in.MerchantAccountNumber)
+	if !ok {
+		errs = append(errs, "Merchant Account Number should be 8 numbers only.")
+	}
+	day, err := time.Parse("2006-01-02", in.TransactionDate)
+	if err != nil {
+		errs = append(errs, "Transaction Date should be a date such as 2026-01-05.")
+	}
+	page, _ := strconv.Atoi(string(in.PageNumber))
+	if page < 1 {
+		errs = append(errs, "Page Number should be 1 or more.")
+	}
+	rows, _ := strconv.Atoi(string(in.NumberOfReturnedRows))
+	if rows < 1 || rows > 500 {
+		errs = append(errs, "Number Of Returned Rows should be between 1 and 500.")
+	}
+	switch in.SearchBy {
+	case "", "TransactionReferenceNumber", "SourceReferenceNumber":
+	default:
+		errs = append(errs, "Search By is not a known field.")
+	}
+	if errs != nil {
+		s.problem(w, r, http.StatusBadRequest, "E900", "Validation failed", errs...)
+		return
+	}
+	if merchant != c.merchant {
+		s.problem(w, r, http.StatusForbidden, "E403", "The access token does not belong to this merchant account.")
+		return
+	}
+	s.mu.Lock()
+	var match []any
+	for i := len(s.order) - 1; i >= 0; i-- {
+		t := s.order[i]
+		created := t.created.UTC()
+		if t.merchant != merchant || created.Year() != day.Year() || created.YearDay() != day.YearDay() {
+			continue
+		}
+		if (in.SearchBy == "TransactionReferenceNumber" && t.ref != in.SearchText) ||
+			(in.SearchBy == "SourceReferenceNumber" && t.sourceRef != in.SearchText) {
+			continue
+		}
+		s.expireIfDue(t)
+		match = append(match, s.view(t))
+	}
+	s.mu.Unlock()
+	from := min(len(match), (page-1)*rows)
+	out := match[from:min(len(match), from+rows)]
+	if out == nil {
+		out = []any{}
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func stamp(t time.Time) string {
