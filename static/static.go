@@ -7,7 +7,7 @@ import (
 	"encoding/hex"
 )
 
-//go:embed kassa.css dashboard.css dashboard.js
+//go:embed kassa.css dashboard.css dashboard.js link-print.css
 var FS embed.FS
 
 // CSSVersion is a short hash of the stylesheet: its URL changes when it does, so browsers may

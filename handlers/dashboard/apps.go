@@ -190,8 +190,3 @@ func (h *Handler) previewCSS(c *gin.Context) {
 	}
 	c.Data(http.StatusOK, "text/css; charset=utf-8", []byte(".preview{--accent:"+strings.ToLower(accent)+"}\n"))
 }
-
-// links serves GET /dashboard/links until the payment-links feature fills it.
-func (h *Handler) links(c *gin.Context) {
-	render(c, http.StatusOK, views.LinksPage(views.LinksView{Page: h.page(c, "Payment links", "links")}))
-}

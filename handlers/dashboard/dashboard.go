@@ -91,7 +91,16 @@ func (h *Handler) Mount(g *gin.RouterGroup) {
 	a.POST("/oauth-clients", h.createOAuthClient)
 	a.GET("/oauth-clients/:id/revoke", h.confirmRevokeOAuthClient)
 	a.POST("/oauth-clients/:id/revoke", h.revokeOAuthClient)
+	a.POST("/payments/:id/refunds", h.createRefund)
+	a.POST("/refunds/:id/confirm", h.confirmRefund)
+	a.GET("/refunds/:id/cancel", h.confirmCancelRefund)
+	a.POST("/refunds/:id/cancel", h.cancelRefund)
 	a.GET("/links", h.links)
+	a.POST("/links", h.createLink)
+	a.GET("/links/:id", h.link)
+	a.POST("/links/:id", h.updateLink)
+	a.POST("/links/:id/active", h.setLinkActive)
+	a.GET("/links/:id/print", h.printLink)
 }
 
 // noStore keeps every dashboard answer, redirects included, out of caches: pages show

@@ -225,6 +225,13 @@ func (h *Handler) payment(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
+	h.renderPayment(c, http.StatusOK, p, nil, nil, h.takeNotice(c))
+}
+
+// renderPayment draws a payment's page; f is the refund form as typed when it is re-rendered
+// with its errors, and n the notice above the page.
+func (h *Handler) renderPayment(c *gin.Context, status int, p *checkout.Payment, f *refundForm, errs map[string]string, n views.Notice) {
+	ctx := c.Request.Context()
 	evs, err := h.Checkout.Events(ctx, p.ID)
 	if err != nil {
 		h.fail(c, err)
@@ -233,7 +240,15 @@ func (h *Handler) payment(c *gin.Context) {
 	v := views.PaymentView{Page: h.page(c, "Payment "+p.Reference, "payments"), ID: p.ID, Reference: p.Reference,
 		Label: p.ReferenceLabel, Amount: p.Money.String(), Status: string(p.Status), AppURL: appURL(p.ClientID), App: p.ClientID,
 		Created: h.fmtTime(p.CreatedAt), Expires: h.fmtTime(p.ExpiresAt), Paid: h.fmtTime(p.PaidAt),
-		Checkout: "/checkout/" + url.PathEscape(p.ID)}
+		Checkout: "/checkout/" + url.PathEscape(p.ID), Notice: n}
+	if p.LinkID != "" {
+		v.LinkURL = linkPage(p.LinkID)
+		v.LinkName = p.LinkID
+		if l, err := h.Checkout.Link(ctx, p.LinkID); err == nil {
+			v.LinkName = l.Name
+		}
+	}
+	h.refundsView(&v, p, f, errs)
 	if a, err := h.Checkout.App(ctx, p.ClientID); err == nil {
 		v.App = a.Name
 	}
@@ -276,7 +291,7 @@ func (h *Handler) payment(c *gin.Context) {
 		return
 	}
 	v.Deliveries = h.deliveryRows(ds, "/dashboard/payments/"+url.PathEscape(p.ID))
-	render(c, http.StatusOK, views.PaymentPage(v))
+	render(c, status, views.PaymentPage(v))
 }
 
 // eventData lists an event's data as label and text, keys sorted.
