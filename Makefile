@@ -9,7 +9,7 @@ export CGO_ENABLED := 1
 
 # Sandbox mode is asked for explicitly: every provider without real settings is simulated.
 run: build
-	./$(BIN) serve --sandbox
+	./$(BIN) serve --sandbox --webhook-allow-private
 
 build:
 	$(GO) build -o $(BIN) .

@@ -9,14 +9,16 @@
 //	kassa tokens create --client-id ID --scope SCOPE [--scope ...] [--label L] [--expires RFC3339]
 //	kassa sandbox credentials
 //	kassa links create|list|deactivate ...
+//	kassa webhooks list [--failed] [--since T] | webhooks redeliver ID|--all-failed [--since T]
 //
 //	kassa sandbox serve [--addr 127.0.0.1:8090] [--kassa-url URL]
 //
 // Every flag has an environment variable (KASSA_ADDR, KASSA_DATABASE_URL, KASSA_BASE_URL,
-// KASSA_SANDBOX, KASSA_LOG_FORMAT, KASSA_PUBLIC_RATE_LIMIT, KASSA_TRUSTED_PROXIES, ...); where
-// both are given, the environment wins. Sandbox mode (the provider simulators) is on when no real
-// provider is configured, or when asked for; `make run` asks for it. KASSA_SECRET_KEY, when set,
-// is the secret the cookie-signing keys are derived from (else they are made once and kept in the
+// KASSA_SANDBOX, KASSA_LOG_FORMAT, KASSA_PUBLIC_RATE_LIMIT, KASSA_TRUSTED_PROXIES,
+// KASSA_WEBHOOK_ALLOW_PRIVATE, KASSA_WEBHOOK_RETRY_SCHEDULE, ...); where both are given, the
+// environment wins. Sandbox mode (the provider simulators) is on when no real provider is
+// configured, or when asked for; `make run` asks for it. KASSA_SECRET_KEY, when set, is the
+// secret the cookie-signing keys are derived from (else they are made once and kept in the
 // database); KASSA_SANDBOX_URL points the providers at a shared `sandbox serve`.
 package main
 
@@ -81,6 +83,9 @@ commands:
   users disable         stop an operator from signing in (--email E)
   refunds create        refund a paid payment (--payment ID [--amount N] [--reason R] [--note T])
   refunds list          list a payment's refunds (--payment ID)
+  webhooks list         list webhook deliveries (--failed: only failed ones)
+  webhooks redeliver    send a webhook delivery again (ID, or --all-failed [--since T])
+  sandbox credentials   print the credentials the provider sandboxes accept
   sandbox serve         run only the provider sandboxes, for several Kassa instances to share`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -88,7 +93,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New(usage)
 	}
 	cmd, rest := args[0], args[1:]
-	if (cmd == "apps" || cmd == "tokens" || cmd == "sandbox" || cmd == "oauth-clients" || cmd == "links" || cmd == "refunds" || cmd == "users") && len(rest) > 0 {
+	if (cmd == "apps" || cmd == "tokens" || cmd == "sandbox" || cmd == "oauth-clients" || cmd == "links" || cmd == "refunds" || cmd == "users" || cmd == "webhooks") && len(rest) > 0 {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	switch cmd {
@@ -106,6 +111,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return oauthClientsCreate(ctx, rest, stdout)
 	case "sandbox credentials":
 		return sandboxCredentials(stdout)
+	case "webhooks list", "webhooks redeliver":
+		return webhooksCommand(ctx, cmd, rest, stdout)
 	case "links create", "links list", "links deactivate":
 		return links(ctx, cmd, rest, stdout)
 	case "refunds create", "refunds list":
@@ -166,7 +173,7 @@ func withService(ctx context.Context, fs *flag.FlagSet, args []string, fn func(*
 		return err
 	}
 	defer d.Close()
-	return fn(&checkout.Service{Store: d})
+	return fn(&checkout.Service{Store: d, WebhookAllowPrivate: envBool("KASSA_WEBHOOK_ALLOW_PRIVATE")})
 }
 
 func migrate(ctx context.Context, args []string, stdout io.Writer) error {
@@ -195,6 +202,9 @@ func appsCreate(ctx context.Context, args []string, stdout io.Writer) error {
 // appJSON is how the CLI prints an application; the secret only where asked for.
 func appJSON(a checkout.App, withSecret bool) map[string]any {
 	m := map[string]any{"clientId": a.ClientID, "name": a.Name, "webhookUrl": a.WebhookURL, "createdAt": a.CreatedAt}
+	if !a.WebhookDisabledAt.IsZero() {
+		m["webhookDisabledAt"], m["webhookDisabledReason"] = a.WebhookDisabledAt, a.WebhookDisabledReason
+	}
 	if withSecret {
 		m["webhookSecret"] = a.WebhookSecret.Reveal()
 	}
@@ -354,6 +364,7 @@ type serveFlags struct {
 	breakerFailures int
 	breakerCooldown time.Duration
 	grace           time.Duration
+	webhooks        webhookFlags
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -371,11 +382,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&f.grace, "shutdown-timeout", 25*time.Second, "how long a SIGTERM waits for requests in flight (env KASSA_SHUTDOWN_TIMEOUT)")
 	fs.IntVar(&f.publicLimit, "public-rate-limit", 120, "requests per client address per minute to the public pages, and apart to provider callbacks; 0 disables (env KASSA_PUBLIC_RATE_LIMIT)")
 	fs.StringVar(&f.trustedProxies, "trusted-proxies", "", "comma-separated IPs or CIDR ranges of reverse proxies whose X-Forwarded-For is believed; default none (env KASSA_TRUSTED_PROXIES)")
-	if err := parse(fs, args, map[string]string{"db": "KASSA_DATABASE_URL", "addr": "KASSA_ADDR", "base-url": "KASSA_BASE_URL",
+	f.webhooks.register(fs)
+	if err := parse(fs, args, f.webhooks.env(map[string]string{"db": "KASSA_DATABASE_URL", "addr": "KASSA_ADDR", "base-url": "KASSA_BASE_URL",
 		"sandbox": "KASSA_SANDBOX", "reconcile-every": "KASSA_RECONCILE_EVERY", "api-rate-limit": "KASSA_API_RATE_LIMIT",
 		"log-format": "KASSA_LOG_FORMAT", "breaker-failures": "KASSA_BREAKER_FAILURES", "breaker-cooldown": "KASSA_BREAKER_COOLDOWN",
 		"shutdown-timeout":  "KASSA_SHUTDOWN_TIMEOUT",
-		"public-rate-limit": "KASSA_PUBLIC_RATE_LIMIT", "trusted-proxies": "KASSA_TRUSTED_PROXIES"}); err != nil {
+		"public-rate-limit": "KASSA_PUBLIC_RATE_LIMIT", "trusted-proxies": "KASSA_TRUSTED_PROXIES"})); err != nil {
 		return err
 	}
 	proxies, err := trustedProxies(f.trustedProxies)
@@ -429,7 +441,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	watchDatabase(d)
 	svc := &checkout.Service{Store: d, Providers: providers.NewRegistry(wrapped...),
-		URLs: checkout.URLs{Base: strings.TrimSuffix(base.String(), "/")}, Log: log, Breakers: breakers}
+		URLs: checkout.URLs{Base: strings.TrimSuffix(base.String(), "/")}, Log: log, Breakers: breakers,
+		WebhookAllowPrivate: f.webhooks.allowPrivate}
+	worker, err := f.webhooks.worker(svc, d)
+	if err != nil {
+		return err
+	}
 	// The demo store exists only in sandbox mode: it sells nothing real. Instances starting
 	// together on one database create it once, under the startup lock.
 	var demo string
@@ -440,6 +457,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}); err != nil {
 			return err
 		}
+		demoWebhookURL(ctx, svc, demo, log)
 	}
 	sessionStore := d.NewSessionStore(keys.session, sessions.Options{Path: "/", MaxAge: 86400, HttpOnly: true,
 		Secure: base.Scheme == "https", SameSite: http.SameSiteLaxMode})
@@ -465,6 +483,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Mounts:          wiring.mounts,
 		Simulated:       wiring.simulated,
 		DemoClientID:    demo,
+		DemoStore:       d,
 		Dashboard: &dashboard.Handler{Checkout: svc, Operators: &checkout.Operators{Store: d},
 			Sessions: sessionStore, Log: log},
 		Log:   log,
@@ -504,6 +523,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		func(ctx context.Context) { svc.RunRefunds(ctx, f.reconcile) },
 		func(ctx context.Context) { cleanSessions(ctx, d, log) },
 		func(ctx context.Context) { breakers.Run(ctx, probeEvery, probe) },
+		// Sends in flight finish (each within its 10 s timeout) and are recorded.
+		func(ctx context.Context) { worker.Run(ctx) },
 	)
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()

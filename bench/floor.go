@@ -30,14 +30,15 @@ const floorCommand = "floor-serve"
 
 // The floor is the least a server can do for one checkout: the same HTTP round trips as Kassa
 // (seven from the merchant and the browser, two from the server to the provider) and the same
-// SQLite writes (four write transactions, ten rows), with bare net/http handlers, a cookie
+// SQLite writes (four write transactions, eleven rows: the paid transaction also queues the
+// merchant's webhook in an outbox row, as Kassa's does), with bare net/http handlers, a cookie
 // for CSRF, one primary-key read where a page needs the payment's state, and nothing else.
 //
 // Its SQLite is opened as Kassa's is: WAL, synchronous=FULL, foreign keys on, one connection
 // for writes (BEGIN IMMEDIATE) and a read-only pool beside it.
 const (
 	floorWriteTransactions = 4
-	floorRowWrites         = 10
+	floorRowWrites         = 11
 	floorProviderCalls     = 2
 )
 
@@ -47,7 +48,9 @@ CREATE TABLE IF NOT EXISTS payments (id TEXT PRIMARY KEY, amount BIGINT NOT NULL
 CREATE TABLE IF NOT EXISTS attempts (id TEXT PRIMARY KEY, payment_id TEXT NOT NULL REFERENCES payments (id),
 	status TEXT NOT NULL, provider_ref TEXT NOT NULL DEFAULT '', created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, payment_id TEXT NOT NULL REFERENCES payments (id),
-	type TEXT NOT NULL, data TEXT NOT NULL, created_at BIGINT NOT NULL);`
+	type TEXT NOT NULL, data TEXT NOT NULL, created_at BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS webhook_deliveries (id TEXT PRIMARY KEY, payment_id TEXT NOT NULL REFERENCES payments (id),
+	event_seq BIGINT NOT NULL, type TEXT NOT NULL, status TEXT NOT NULL, next_attempt_at BIGINT, created_at BIGINT NOT NULL);`
 
 type floor struct {
 	write, read *sql.DB
@@ -311,7 +314,13 @@ func (f *floor) providerReturn(w http.ResponseWriter, r *http.Request) {
 			if err := event(ctx, tx, paymentID, "attempt.status", now); err != nil {
 				return err
 			}
-			return event(ctx, tx, paymentID, "payment.paid", now)
+			if err := event(ctx, tx, paymentID, "payment.paid", now); err != nil {
+				return err
+			}
+			// The outbox row announcing payment.paid (the floor does not send it).
+			_, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries (id, payment_id, event_seq, type, status, next_attempt_at, created_at)
+				VALUES (?, ?, (SELECT MAX(seq) FROM events), 'payment.paid', 'pending', ?, ?)`, "msg_"+floorID(), paymentID, now, now)
+			return err
 		}); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return

@@ -158,9 +158,14 @@ func kassaEnv(extra ...string) []string {
 	return append(env, extra...)
 }
 
-// merchant creates the bench's application and a token for it with Kassa's CLI.
-func merchant(bin, dbURL string) (clientID, token string, err error) {
-	out, err := runCLI(bin, "apps", "create", "--db", dbURL, "--name", "bench")
+// merchant creates a bench application (with a webhook URL unless it is empty) and a token
+// for it with Kassa's CLI.
+func merchant(bin, dbURL, webhookURL string) (clientID, token string, err error) {
+	args := []string{"apps", "create", "--db", dbURL, "--name", "bench"}
+	if webhookURL != "" {
+		args = append(args, "--webhook-url", webhookURL)
+	}
+	out, err := runCLI(bin, args...)
 	if err != nil {
 		return "", "", err
 	}
@@ -179,7 +184,7 @@ func merchant(bin, dbURL string) (clientID, token string, err error) {
 
 func runCLI(bin string, args ...string) ([]byte, error) {
 	cmd := exec.Command(bin, args...)
-	cmd.Env = kassaEnv()
+	cmd.Env = kassaEnv("KASSA_WEBHOOK_ALLOW_PRIVATE=true") // the webhook receiver is on loopback
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -152,6 +152,11 @@ func run(ctx context.Context, cfg config) (*results, error) {
 		return nil, err
 	}
 	defer sb.close()
+	hooks, err := startHookReceiver()
+	if err != nil {
+		return nil, err
+	}
+	defer hooks.close()
 	dbURL := "sqlite:" + filepath.Join(dir, "kassa.db")
 	if cfg.postgres != "" {
 		u, drop, err := freshPostgres(ctx, cfg.postgres)
@@ -164,7 +169,13 @@ func run(ctx context.Context, cfg config) (*results, error) {
 		dbURL = u
 	}
 	res.Database, res.Instances = strings.SplitN(dbURL, ":", 2)[0], cfg.instances
-	clientID, token, err := merchant(bin, dbURL)
+	// The application the load pays for has a webhook URL, so every checkout is announced;
+	// a second one without, on the same Kassa, measures what the webhooks cost.
+	clientID, token, err := merchant(bin, dbURL, hooks.url)
+	if err != nil {
+		return nil, err
+	}
+	plainClientID, plainToken, err := merchant(bin, dbURL, "")
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +186,9 @@ func run(ctx context.Context, cfg config) (*results, error) {
 		// The Onecheckout client paces itself to the provider's documented 1000 requests a
 		// minute and 10 in flight; these lift it to match the simulator, for a Kassa that
 		// reads them (see BENCHMARKS.md).
-		"KASSA_ONECHECKOUT_REQUESTS_PER_MINUTE=1000000000", "KASSA_ONECHECKOUT_MAX_CONCURRENT=1024")
+		"KASSA_ONECHECKOUT_REQUESTS_PER_MINUTE=1000000000", "KASSA_ONECHECKOUT_MAX_CONCURRENT=1024",
+		// The merchant's webhook receiver is the bench's own, on loopback.
+		"KASSA_WEBHOOK_ALLOW_PRIVATE=true")
 	args := []string{"serve", "--addr", "ADDR", "--db", dbURL}
 	kassaLog := filepath.Join(dir, "kassa.log")
 	var startups []time.Duration
@@ -243,6 +256,13 @@ func run(ctx context.Context, cfg config) (*results, error) {
 	if err != nil {
 		return nil, err
 	}
+	kp, err := newTarget("kassa-plain", kassaURL, plainToken, plainClientID)
+	if err != nil {
+		return nil, err
+	}
+	windows := map[int][]window{}
+	largest := slices.Max(cfg.levels)
+	var hooked, plain load
 
 	// The load, level by level. Kassa and the floor take turns in short rounds, so that a
 	// disturbance of the machine (another process, a slow fsync) falls on both alike.
@@ -255,9 +275,23 @@ func run(ctx context.Context, cfg config) (*results, error) {
 			if round%2 == 1 {
 				order = []*target{ft, kt}
 			}
+			if n == largest { // and the same Kassa for an application without webhooks
+				order = append(order, kp)
+				if round%2 == 1 {
+					order = []*target{kp, ft, kt}
+				}
+			}
 			for _, t := range order {
 				if t == kt {
-					kl.add(runLoad(ctx, kt, n, cfg.warmup, cfg.measure, kassaCPU))
+					from := time.Now()
+					l := runLoad(ctx, kt, n, cfg.warmup, cfg.measure, kassaCPU)
+					windows[n] = append(windows[n], window{from, time.Now()})
+					kl.add(l)
+					if n == largest {
+						hooked.add(l)
+					}
+				} else if t == kp {
+					plain.add(runLoad(ctx, kp, n, cfg.warmup, cfg.measure, kassaCPU))
 				} else {
 					fload.add(runLoad(ctx, ft, n, cfg.warmup, cfg.measure, fl.cpuTime))
 				}
@@ -301,6 +335,30 @@ func run(ctx context.Context, cfg config) (*results, error) {
 	res.setPages(pages)
 	logf("pages weighed: checkout %d B, thank-you %d B", res.CheckoutPageBytes, res.ThankyouPageBytes)
 
+	// The last webhooks arrive, then their lag and cost.
+	for last, still := -1, 0; still < 10; time.Sleep(100 * time.Millisecond) {
+		hooks.mu.Lock()
+		got := len(hooks.seen)
+		hooks.mu.Unlock()
+		if got == last {
+			still++
+		} else {
+			last, still = got, 0
+		}
+	}
+	res.Webhooks.LagMS = map[string]quantiles{}
+	for n, ws := range windows {
+		res.Webhooks.LagMS[strconv.Itoa(n)] = quantilesOf(hooks.lagsDuring(ws))
+	}
+	hs, ps := hooked.summary(largest), plain.summary(largest)
+	res.Webhooks.HookedCPUMS, res.Webhooks.PlainCPUMS = hs.ServerCPUMS, ps.ServerCPUMS
+	res.Webhooks.CPUMS = round(hs.ServerCPUMS-ps.ServerCPUMS, 2)
+	hooks.mu.Lock()
+	res.Webhooks.Received, res.Webhooks.Duplicates = len(hooks.seen), hooks.dupes
+	hooks.mu.Unlock()
+	logf("webhooks: lag at %d shoppers %s ms; %.2f ms CPU per checkout (%.2f with, %.2f without)",
+		largest, res.Webhooks.LagMS[strconv.Itoa(largest)], res.Webhooks.CPUMS, hs.ServerCPUMS, ps.ServerCPUMS)
+
 	// Memory, then stop Kassa and count what the checkouts wrote.
 	rss, err := fleet.peakRSS()
 	if err != nil {
@@ -311,6 +369,9 @@ func run(ctx context.Context, cfg config) (*results, error) {
 	kassaUp = false
 	if err := res.countWrites(ctx, dbURL); err != nil {
 		return nil, err
+	}
+	if err := res.Webhooks.countWebhookWrites(ctx, dbURL, clientID); err != nil {
+		return nil, fmt.Errorf("counting webhook writes: %w", err)
 	}
 
 	res.RunSeconds = round(time.Since(began).Seconds(), 1)

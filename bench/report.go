@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -54,6 +55,7 @@ type results struct {
 	Pages            map[string]pageWeight  `json:"pages"`
 	StartupSamplesMS []float64              `json:"startup_samples_ms"`
 	PerCheckout      perCheckout            `json:"per_checkout"`
+	Webhooks         webhookResult          `json:"webhooks"`
 	Targets          []targetResult         `json:"targets"`
 	Notes            []string               `json:"notes,omitempty"`
 }
@@ -256,6 +258,18 @@ func (r *results) print(out io.Writer) {
 		{"  Kassa's database after the run", fmt.Sprintf("%.2f events and %.2f attempts per paid checkout, %d session rows",
 			pc.MeasuredEvents, pc.MeasuredAttempts, pc.MeasuredSessions)},
 	})
+
+	wh := r.Webhooks
+	rows = [][]string{{"WEBHOOKS (local receiver)", "delivery lag p50/p95/p99 ms"}}
+	for _, n := range r.Settings.Levels {
+		rows = append(rows, []string{"  " + strconv.Itoa(n) + " shoppers", wh.LagMS[strconv.Itoa(n)].String()})
+	}
+	rows = append(rows,
+		[]string{"  cost per checkout", fmt.Sprintf("%.2f ms server CPU (%.2f with a webhook URL, %.2f without, at %d shoppers); %.2f attempts, %.2f rows written (at most 2 write transactions per attempt, batched under load)",
+			wh.CPUMS, wh.HookedCPUMS, wh.PlainCPUMS, slices.Max(r.Settings.Levels), wh.Attempts, wh.RowWrites)},
+		[]string{"  deliveries", fmt.Sprintf("%d delivered, %d received, %d duplicates, %d not delivered at the end",
+			wh.Delivered, wh.Received, wh.Duplicates, wh.NotDelivered)})
+	section(rows)
 
 	rows = [][]string{{"TARGETS", "", "value", "limit"}}
 	for _, t := range r.Targets {

@@ -29,6 +29,14 @@ type App struct {
 	// none Kassa speaks (a code of locale.Languages); empty means English.
 	DefaultLanguage string
 	CreatedAt       time.Time
+	// PreviousWebhookSecret still signs webhooks for SecretOverlap after
+	// WebhookSecretRotatedAt.
+	PreviousWebhookSecret  Secret
+	WebhookSecretRotatedAt time.Time
+	// WebhookDisabledAt is set when the endpoint answered 410 Gone; setting the webhook URL
+	// again clears it.
+	WebhookDisabledAt     time.Time
+	WebhookDisabledReason string
 }
 
 // Scope is a permission a client token carries.
@@ -96,7 +104,7 @@ func (s *Service) CreateApp(ctx context.Context, p AppPatch) (*App, error) {
 		p.Name = new(string)
 	}
 	a := &App{ClientID: randomID(32), WebhookSecret: newWebhookSecret(), CreatedAt: s.now()}
-	if err := applyPatch(a, p); err != nil {
+	if err := applyPatch(a, p, s.checkWebhookURL); err != nil {
 		return nil, err
 	}
 	if err := s.Store.CreateApp(ctx, a); err != nil {
@@ -229,11 +237,12 @@ func (s *Service) App(ctx context.Context, clientID string) (*App, error) {
 }
 
 // RotateWebhookSecret gives the application a new webhook secret and returns the application.
+// The previous secret keeps signing webhooks beside the new one for SecretOverlap.
 func (s *Service) RotateWebhookSecret(ctx context.Context, clientID string) (*App, error) {
 	if _, err := s.App(ctx, clientID); err != nil {
 		return nil, err
 	}
-	if err := s.Store.SetWebhookSecret(ctx, clientID, newWebhookSecret()); err != nil {
+	if err := s.Store.SetWebhookSecret(ctx, clientID, newWebhookSecret(), s.now()); err != nil {
 		return nil, err
 	}
 	return s.App(ctx, clientID)

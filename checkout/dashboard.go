@@ -29,16 +29,25 @@ func (s *Service) UpdateApp(ctx context.Context, clientID string, p AppPatch) (*
 	if err != nil {
 		return nil, err
 	}
-	if err := applyPatch(a, p); err != nil {
+	if err := applyPatch(a, p, s.checkWebhookURL); err != nil {
 		return nil, err
 	}
 	if err := s.Store.UpdateApp(ctx, a); err != nil {
 		return nil, err
 	}
+	if p.WebhookURL != nil && !a.WebhookDisabledAt.IsZero() {
+		// Setting the URL again is how a merchant re-enables an endpoint that answered 410.
+		if err := s.Store.EnableWebhook(ctx, clientID); err != nil {
+			return nil, err
+		}
+		a.WebhookDisabledAt, a.WebhookDisabledReason = time.Time{}, ""
+	}
 	return a, nil
 }
 
-func applyPatch(a *App, p AppPatch) error {
+// applyPatch validates p and applies it to a; checkURL returns what is wrong with a webhook
+// URL, or "".
+func applyPatch(a *App, p AppPatch, checkURL func(string) string) error {
 	fe := fieldErrors{}
 	if p.Name != nil {
 		if n := strings.TrimSpace(*p.Name); n == "" || len(n) > 100 {
@@ -48,8 +57,8 @@ func applyPatch(a *App, p AppPatch) error {
 		}
 	}
 	if p.WebhookURL != nil {
-		if *p.WebhookURL != "" && !httpURL(*p.WebhookURL) {
-			fe.add("webhookUrl", "must be an absolute http or https URL")
+		if msg := checkURL(*p.WebhookURL); msg != "" {
+			fe.add("webhookUrl", msg)
 		}
 		a.WebhookURL = *p.WebhookURL
 	}

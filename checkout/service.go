@@ -46,6 +46,8 @@ type Service struct {
 	Log *slog.Logger
 	// DefaultTTL is how long a payment stays open when the merchant does not say.
 	DefaultTTL time.Duration
+	// WebhookAllowPrivate accepts webhook URLs on loopback and private addresses.
+	WebhookAllowPrivate bool
 	// Breakers, when set, takes failing providers off checkout pages (see health.go).
 	Breakers ProviderBreakers
 

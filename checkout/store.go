@@ -49,7 +49,9 @@ type Store interface {
 	FindAccessToken(ctx context.Context, id string) (*AccessToken, error)
 	// ListPayments returns one page of payments, newest first, and the total matching f.
 	ListPayments(ctx context.Context, f PaymentFilter) ([]Payment, int, error)
-	SetWebhookSecret(ctx context.Context, clientID string, secret Secret) error
+	// SetWebhookSecret replaces the webhook secret, keeping the one it replaces as the
+	// previous secret, rotated at at.
+	SetWebhookSecret(ctx context.Context, clientID string, secret Secret, at time.Time) error
 	CreateToken(ctx context.Context, t *Token) error
 	ListTokens(ctx context.Context, clientID string) ([]Token, error)
 	// RevokeToken marks the token revoked; ErrNotFound when there is no such token.
@@ -61,6 +63,7 @@ type Store interface {
 	Setting(ctx context.Context, key string) (string, error)
 	PutSettingIfAbsent(ctx context.Context, key, value string) (string, error)
 
+	WebhookStore
 	RefundStore
 }
 

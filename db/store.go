@@ -70,14 +70,17 @@ func insertEvent(ctx context.Context, tx *sql.Tx, ev checkout.Event) error {
 	if ev.Data == nil {
 		data = []byte("{}")
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO events (payment_id, attempt_id, type, data, created_at) VALUES (?, ?, ?, ?, ?)`,
-		ev.PaymentID, ev.AttemptID, ev.Type, string(data), ms(ev.CreatedAt))
-	if err == nil {
-		// Counted when written: the transaction may still fail to commit, which a status move
-		// (its conditional update runs before its events) practically never does.
-		metrics.EventWritten(ev.Type)
+	var seq int64
+	err = tx.QueryRowContext(ctx, `INSERT INTO events (payment_id, attempt_id, type, data, created_at) VALUES (?, ?, ?, ?, ?) RETURNING seq`,
+		ev.PaymentID, ev.AttemptID, ev.Type, string(data), ms(ev.CreatedAt)).Scan(&seq)
+	if err != nil {
+		return err
 	}
-	return err
+	// Counted when written: the transaction may still fail to commit, which a status move
+	// (its conditional update runs before its events) practically never does.
+	metrics.EventWritten(ev.Type)
+	// The outbox: an event merchants hear about is queued for delivery in its own transaction.
+	return queueWebhook(ctx, tx, seq, ev)
 }
 
 // CreatePayment implements checkout.Store.
@@ -337,28 +340,34 @@ func (db *DB) CreateApp(ctx context.Context, a *checkout.App) error {
 
 const appColumns = `client_id, name, webhook_url, webhook_secret, display_name, logo_url, accent_color, created_at, default_language`
 
+// appWebhookColumns are read with appColumns; CreateApp leaves them to their defaults.
+const appWebhookColumns = `webhook_secret_previous, webhook_secret_rotated_at, webhook_disabled_at, webhook_disabled_reason`
+
 func scanApp(row interface{ Scan(...any) error }) (*checkout.App, error) {
 	var a checkout.App
-	var secret string
+	var secret, previous string
 	var created int64
-	err := row.Scan(&a.ClientID, &a.Name, &a.WebhookURL, &secret, &a.DisplayName, &a.LogoURL, &a.AccentColor, &created, &a.DefaultLanguage)
+	var rotated, disabled sql.NullInt64
+	err := row.Scan(&a.ClientID, &a.Name, &a.WebhookURL, &secret, &a.DisplayName, &a.LogoURL, &a.AccentColor, &created,
+		&a.DefaultLanguage, &previous, &rotated, &disabled, &a.WebhookDisabledReason)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, checkout.ErrNotFound
 	} else if err != nil {
 		return nil, err
 	}
 	a.WebhookSecret, a.CreatedAt = checkout.Secret(secret), fromMS(created)
+	a.PreviousWebhookSecret, a.WebhookSecretRotatedAt, a.WebhookDisabledAt = checkout.Secret(previous), fromNullMS(rotated), fromNullMS(disabled)
 	return &a, nil
 }
 
 // FindApp implements checkout.Store.
 func (db *DB) FindApp(ctx context.Context, clientID string) (*checkout.App, error) {
-	return scanApp(db.read.QueryRowContext(ctx, `SELECT `+appColumns+` FROM apps WHERE client_id = ?`, clientID))
+	return scanApp(db.read.QueryRowContext(ctx, `SELECT `+appColumns+`, `+appWebhookColumns+` FROM apps WHERE client_id = ?`, clientID))
 }
 
 // ListApps implements checkout.Store.
 func (db *DB) ListApps(ctx context.Context) ([]checkout.App, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+appColumns+` FROM apps ORDER BY created_at, client_id`)
+	rows, err := db.read.QueryContext(ctx, `SELECT `+appColumns+`, `+appWebhookColumns+` FROM apps ORDER BY created_at, client_id`)
 	if err != nil {
 		return nil, err
 	}
@@ -375,8 +384,9 @@ func (db *DB) ListApps(ctx context.Context) ([]checkout.App, error) {
 }
 
 // SetWebhookSecret implements checkout.Store.
-func (db *DB) SetWebhookSecret(ctx context.Context, clientID string, secret checkout.Secret) error {
-	res, err := db.exec(ctx, `UPDATE apps SET webhook_secret = ? WHERE client_id = ?`, secret.Reveal(), clientID)
+func (db *DB) SetWebhookSecret(ctx context.Context, clientID string, secret checkout.Secret, at time.Time) error {
+	res, err := db.exec(ctx, `UPDATE apps SET webhook_secret_previous = webhook_secret, webhook_secret_rotated_at = ?,
+		webhook_secret = ? WHERE client_id = ?`, ms(at), secret.Reveal(), clientID)
 	if err = affectedOne(res, err); errors.Is(err, checkout.ErrConflict) {
 		return checkout.ErrNotFound
 	}

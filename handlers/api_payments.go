@@ -237,71 +237,15 @@ func (s *Server) getPayment(c *gin.Context) {
 	}
 }
 
-type paymentResponse struct {
-	ID             string            `json:"id"`
-	Status         string            `json:"status"`
-	Amount         int64             `json:"amount"`
-	CurrencyCode   string            `json:"currencyCode"`
-	Reference      string            `json:"reference"`
-	ReferenceLabel string            `json:"referenceLabel"`
-	ClientID       string            `json:"clientId"`
-	CheckoutURL    string            `json:"checkoutUrl"`
-	LineItems      []lineItemJSON    `json:"lineItems"`
-	SuccessURL     string            `json:"successUrl,omitempty"`
-	CancelURL      string            `json:"cancelUrl,omitempty"`
-	Customer       checkout.Customer `json:"customer"`
-	Metadata       map[string]string `json:"metadata"`
-	ExpiresAt      time.Time         `json:"expiresAt"`
-	CreatedAt      time.Time         `json:"createdAt"`
-	PaidAt         *time.Time        `json:"paidAt"`
-	Attempts       []attemptJSON     `json:"attempts"`
-	// LinkID is the payment link the payment was created from; absent otherwise.
-	LinkID string `json:"linkId,omitempty"`
-	// Refunds add refundedAmount and refunds (api_refunds.go).
-	paymentRefundFields
-}
+// paymentJSON is the payment as the API answers it; checkout.View is the one shape, shared
+// with the webhooks' data.
+func (s *Server) paymentJSON(p *checkout.Payment) checkout.PaymentView { return s.Checkout.View(p) }
 
-type lineItemJSON struct {
-	Name       string `json:"name"`
-	Quantity   int64  `json:"quantity"`
-	UnitAmount int64  `json:"unitAmount"`
-}
-
-type attemptJSON struct {
-	ID                string    `json:"id"`
-	Provider          string    `json:"provider"`
-	Method            string    `json:"method,omitempty"`
-	ProviderReference string    `json:"providerReference"`
-	Status            string    `json:"status"`
-	CreatedAt         time.Time `json:"createdAt"`
-	UpdatedAt         time.Time `json:"updatedAt"`
-}
-
-func (s *Server) paymentJSON(p *checkout.Payment) paymentResponse {
-	r := paymentResponse{
-		ID: p.ID, Status: string(p.Status), Amount: p.Amount, CurrencyCode: p.Currency, Reference: p.Reference,
-		ReferenceLabel: p.ReferenceLabel, ClientID: p.ClientID, CheckoutURL: s.Checkout.URLs.Checkout(p.ID),
-		LineItems: []lineItemJSON{}, SuccessURL: p.SuccessURL, CancelURL: p.CancelURL, Customer: p.Customer,
-		Metadata: p.Metadata, ExpiresAt: p.ExpiresAt, CreatedAt: p.CreatedAt, Attempts: []attemptJSON{},
-		paymentRefundFields: paymentRefunds(p),
-	}
-	if r.Metadata == nil {
-		r.Metadata = map[string]string{}
-	}
-	r.LinkID = p.LinkID
-	if !p.PaidAt.IsZero() {
-		t := p.PaidAt
-		r.PaidAt = &t
-	}
-	for _, li := range p.LineItems {
-		r.LineItems = append(r.LineItems, lineItemJSON(li))
-	}
-	for _, a := range p.Attempts {
-		r.Attempts = append(r.Attempts, attemptJSON{ID: a.ID, Provider: string(a.Provider), Method: a.Method,
-			ProviderReference: a.ProviderRef, Status: string(a.Status), CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt})
-	}
-	return r
-}
+// The API's names for the shapes checkout.View makes.
+type (
+	paymentResponse = checkout.PaymentView
+	lineItemJSON    = checkout.LineItemView
+)
 
 // ownPayment loads the payment named in the path if it belongs to the token's application;
 // another application's payment is answered exactly like a missing one.

@@ -5,60 +5,19 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/kassa-pay/kassa/checkout"
 )
 
-// refundJSON is a refund as the merchant API shows it.
-type refundJSON struct {
-	ID                string     `json:"id"`
-	PaymentID         string     `json:"paymentId"`
-	Amount            int64      `json:"amount"`
-	CurrencyCode      string     `json:"currencyCode"`
-	Status            string     `json:"status"`
-	Reason            string     `json:"reason"`
-	Note              string     `json:"note,omitempty"`
-	Provider          string     `json:"provider"`
-	ProviderReference string     `json:"providerReference,omitempty"`
-	FailureReason     string     `json:"failureReason,omitempty"`
-	CreatedAt         time.Time  `json:"createdAt"`
-	SucceededAt       *time.Time `json:"succeededAt"`
-}
+// refundJSON is a refund as the merchant API shows it: checkout.RefundView, the shape a
+// payment's refunds have in its JSON and its webhooks too.
+type refundJSON = checkout.RefundView
 
-func toRefundJSON(r checkout.Refund) refundJSON {
-	out := refundJSON{ID: r.ID, PaymentID: r.PaymentID, Amount: r.Amount, CurrencyCode: r.Currency, Status: string(r.Status),
-		Reason: string(r.Reason), Note: r.Note, Provider: string(r.Provider), ProviderReference: r.ProviderRef,
-		CreatedAt: r.CreatedAt}
-	if r.Status == checkout.RefundFailed {
-		out.FailureReason = r.Error
-	}
-	if !r.SucceededAt.IsZero() {
-		t := r.SucceededAt
-		out.SucceededAt = &t
-	}
-	return out
-}
+func toRefundJSON(r checkout.Refund) refundJSON { return checkout.RefundViewOf(r) }
 
-func refundsJSON(rs []checkout.Refund) []refundJSON {
-	out := make([]refundJSON, 0, len(rs))
-	for _, r := range rs {
-		out = append(out, toRefundJSON(r))
-	}
-	return out
-}
-
-// paymentRefundFields are what refunds add to a payment's JSON (see paymentResponse).
-type paymentRefundFields struct {
-	RefundedAmount int64        `json:"refundedAmount"`
-	Refunds        []refundJSON `json:"refunds"`
-}
-
-func paymentRefunds(p *checkout.Payment) paymentRefundFields {
-	return paymentRefundFields{RefundedAmount: p.RefundedAmount(), Refunds: refundsJSON(p.Refunds)}
-}
+func refundsJSON(rs []checkout.Refund) []refundJSON { return checkout.RefundViews(rs) }
 
 // createRefundRequest is the body of POST /api/payment/:id/refunds; every field is optional.
 type createRefundRequest struct {

@@ -24,11 +24,17 @@ type appResponse struct {
 	// DefaultLanguage: the shopper pages' language when the browser names none Kassa speaks.
 	DefaultLanguage string    `json:"defaultLanguage"`
 	CreatedAt       time.Time `json:"createdAt"`
+	// WebhookDisabledAt is set when the endpoint answered 410 Gone; setting webhookUrl
+	// again enables it.
+	WebhookDisabledAt      *time.Time `json:"webhookDisabledAt"`
+	WebhookDisabledReason  string     `json:"webhookDisabledReason,omitempty"`
+	WebhookSecretRotatedAt *time.Time `json:"webhookSecretRotatedAt"`
 }
 
 func appJSON(a *checkout.App, withSecret bool) appResponse {
 	r := appResponse{ClientID: a.ClientID, Name: a.Name, WebhookURL: a.WebhookURL, DisplayName: a.DisplayName,
-		LogoURL: a.LogoURL, AccentColor: a.AccentColor, DefaultLanguage: a.DefaultLanguage, CreatedAt: a.CreatedAt}
+		LogoURL: a.LogoURL, AccentColor: a.AccentColor, DefaultLanguage: a.DefaultLanguage, CreatedAt: a.CreatedAt, WebhookDisabledAt: timePtr(a.WebhookDisabledAt),
+		WebhookDisabledReason: a.WebhookDisabledReason, WebhookSecretRotatedAt: timePtr(a.WebhookSecretRotatedAt)}
 	if withSecret {
 		r.WebhookSecret = a.WebhookSecret.Reveal()
 	}
@@ -232,7 +238,7 @@ func (s *Server) listPayments(c *gin.Context) {
 		s.apiError(c, err)
 		return
 	}
-	out := []paymentResponse{}
+	out := []checkout.PaymentView{}
 	for i := range page.Payments {
 		out = append(out, s.paymentJSON(&page.Payments[i]))
 	}

@@ -51,6 +51,8 @@ var nonAPIRoutes = []struct{ path, why string }{
 	{"/metrics", "Prometheus metrics for operators, see docs/OPERATIONS.md"},
 	{"/static/", "stylesheets for the HTML pages"},
 	{"/sandbox/", "the provider simulators (mounted outside gin)"},
+	{"/orders/", "the demo store's order page (a merchant's own site, in sandbox mode)"},
+	{"/demo/webhooks", "the demo store's own webhook endpoint: a merchant receiving Kassa's webhooks, not Kassa's API"},
 	{"/dashboard", "the merchant dashboard's HTML home page (signed-in operators)"},
 	{"/dashboard/", "the merchant dashboard's HTML pages and forms (signed-in operators)"},
 }

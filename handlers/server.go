@@ -42,6 +42,8 @@ type Server struct {
 	// DemoClientID is the application the demo store creates its payments for; empty
 	// disables the store (it exists only in sandbox mode).
 	DemoClientID string
+	// DemoStore keeps the demo store's orders and the webhooks it received.
+	DemoStore checkout.DemoStore
 	// PublicRateLimit limits the public pages and the provider callbacks per client address
 	// (see clientAddress); nil disables it.
 	PublicRateLimit *RateLimiter
@@ -120,6 +122,8 @@ func (s *Server) engine() *gin.Engine {
 	browser.POST("/checkout/:id", s.choose)
 	browser.GET("/checkout/:id/return/:attempt", s.providerReturn)
 	browser.GET("/checkout/:id/attempts/:attempt", s.attemptStatus)
+	browser.GET("/orders/:ref", s.demoOrder)
+	r.POST("/demo/webhooks", s.demoWebhook)
 	browser.GET("/l/:id", s.showLink)
 	browser.HEAD("/l/:id", s.showLink)
 	browser.POST("/l/:id", s.payLink)
@@ -134,6 +138,7 @@ func (s *Server) engine() *gin.Engine {
 	api.GET("/payment/:id/events", s.requireScope(checkout.ScopePaymentsGet), s.paymentEvents)
 	api.GET("/payment/:id/instructions", s.requireScope(checkout.ScopePaymentsInstructions), s.paymentInstructions)
 	api.POST("/payment/:id/cancel", s.requireScope(checkout.ScopePaymentsCreate), s.idempotent, s.cancelPayment)
+	api.GET("/payment/:id/webhook-deliveries", s.requireScope(checkout.ScopePaymentsGet), s.paymentWebhookDeliveries)
 	api.POST("/payment/:id/refunds", s.requireScope(checkout.ScopePaymentsRefund), s.idempotent, s.createRefund)
 	api.GET("/payment/:id/refunds", s.requireScope(checkout.ScopePaymentsGet), s.listRefunds)
 
@@ -148,6 +153,7 @@ func (s *Server) engine() *gin.Engine {
 	dash.POST("/payment-applications/:clientId/tokens", s.createToken)
 	dash.DELETE("/payment-applications/:clientId/tokens/:tokenId", s.revokeToken)
 	dash.GET("/payments", s.listPayments)
+	dash.POST("/webhook-deliveries/:id/redeliver", s.redeliverWebhook)
 	dash.POST("/refunds/:id/confirm", s.confirmRefund)
 	dash.POST("/refunds/:id/cancel", s.cancelRefund)
 

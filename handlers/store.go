@@ -87,12 +87,18 @@ func (s *Server) buy(c *gin.Context) {
 		Reference:      ref,
 		ReferenceLabel: "Demo order " + ref[len(ref)-6:],
 		LineItems:      []checkout.LineItem{{Name: demoProduct, Quantity: 1, UnitAmount: price.Amount}},
-		SuccessURL:     s.Checkout.URLs.Base + "/",
+		SuccessURL:     s.Checkout.URLs.Base + "/orders/" + ref,
 		CancelURL:      s.Checkout.URLs.Base + "/",
 	})
 	if err != nil {
 		s.pageError(c, err)
 		return
+	}
+	if s.DemoStore != nil {
+		if err := s.DemoStore.RecordDemoOrder(c.Request.Context(), ref, p.ID, p.CreatedAt); err != nil {
+			s.pageError(c, err)
+			return
+		}
 	}
 	c.Redirect(http.StatusSeeOther, "/checkout/"+p.ID)
 }

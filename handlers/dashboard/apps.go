@@ -98,6 +98,15 @@ func (h *Handler) renderApp(c *gin.Context, status int, a, shown *checkout.App, 
 		}
 		v.Tokens = append(v.Tokens, row)
 	}
+	if !a.WebhookDisabledAt.IsZero() {
+		v.WebhookDisabled = a.WebhookDisabledReason + " (" + h.fmtTime(a.WebhookDisabledAt) + ")"
+	}
+	ds, err := h.Checkout.AppDeliveries(c.Request.Context(), a.ClientID, recentDeliveries)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	v.Deliveries = h.deliveryRows(ds, v.Base)
 	render(c, status, views.AppPage(v))
 }
 
@@ -170,7 +179,7 @@ func (h *Handler) rotateSecret(c *gin.Context) {
 	render(c, http.StatusOK, views.SecretPage(views.SecretView{
 		Page:        h.page(c, "Webhook secret rotated", "apps"),
 		Heading:     "New webhook secret for " + a.Name,
-		Intro:       "Webhooks are signed with this secret from now on; the old one no longer verifies.",
+		Intro:       "Webhooks are signed with this secret from now on, and for 24 hours with the old one too (two signatures), so your receiver can switch over without dropping any.",
 		SecretLabel: "Webhook secret", Secret: a.WebhookSecret.Reveal(),
 		NextURL: appURL(a.ClientID), NextText: "Back to " + a.Name,
 	}))

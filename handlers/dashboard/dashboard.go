@@ -78,6 +78,7 @@ func (h *Handler) Mount(g *gin.RouterGroup) {
 	a.GET("/apps", h.apps)
 	a.POST("/apps", h.createApp)
 	a.GET("/apps/:clientId", h.app)
+	a.POST("/webhook-deliveries/:id/resend", h.resendWebhook)
 	a.POST("/apps/:clientId/webhook", h.updateWebhook)
 	a.POST("/apps/:clientId/rotate-secret", h.rotateSecret)
 	a.POST("/apps/:clientId/branding", h.updateBranding)

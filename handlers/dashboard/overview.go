@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -21,6 +22,11 @@ func (h *Handler) overview(c *gin.Context) {
 	}
 	v := views.OverviewView{Page: h.page(c, "Overview", "overview"), Created: o.Created, Converted: o.Converted, Open: o.Open,
 		Conversion: percent(o.Converted, o.Created)}
+	if failed, err := h.Checkout.FailedDeliveries(c.Request.Context(), h.now().Add(-7*24*time.Hour), 10000); err == nil {
+		v.FailedWebhooks = len(failed)
+	} else {
+		h.log().WarnContext(c.Request.Context(), "dashboard: failed webhooks not counted", "err", err)
+	}
 	if len(o.Days) > 0 {
 		v.Today = totals(o.Days[len(o.Days)-1:])
 	}

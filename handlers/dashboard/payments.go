@@ -285,6 +285,12 @@ func (h *Handler) renderPayment(c *gin.Context, status int, p *checkout.Payment,
 		v.Timeline = append(v.Timeline, views.EventRow{Time: h.fmtTime(e.CreatedAt), ISO: e.CreatedAt.UTC().Format(time.RFC3339Nano),
 			Type: e.Type, Attempt: e.AttemptID, Data: eventData(e.Data)})
 	}
+	ds, err := h.Checkout.WebhookDeliveries(ctx, p.ID)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	v.Deliveries = h.deliveryRows(ds, "/dashboard/payments/"+url.PathEscape(p.ID))
 	render(c, status, views.PaymentPage(v))
 }
 
