@@ -64,12 +64,21 @@ func (b *balancer) markDown(i int) {
 	b.down[i] = true
 }
 
-func (b *balancer) pick() int {
+// pick chooses the next instance up, round robin; a request naming a preferred instance
+// (X-Test-Prefer-Instance, sent by httpShopper) starts the search there instead, so that one
+// shopper's successive requests go round the instances whatever other shoppers do at the same
+// time.
+func (b *balancer) pick(prefer int) int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for range b.backends {
 		i := b.next % len(b.backends)
-		b.next++
+		if prefer >= 0 {
+			i = prefer % len(b.backends)
+			prefer++
+		} else {
+			b.next++
+		}
 		if !b.down[i] {
 			b.served[i]++
 			return i
@@ -96,7 +105,11 @@ func (b *balancer) setBeforeForward(f func(i int)) {
 // is safe to repeat), anything else answers 502 and the client decides, as behind a real
 // load balancer.
 func (b *balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	i := b.pick()
+	prefer, err := strconv.Atoi(r.Header.Get("X-Test-Prefer-Instance"))
+	if err != nil || prefer < 0 {
+		prefer = -1
+	}
+	i := b.pick(prefer)
 	if i < 0 {
 		http.Error(w, "no instance up", http.StatusBadGateway)
 		return
@@ -257,6 +270,8 @@ type httpShopper struct {
 	client    *http.Client
 	mu        sync.Mutex
 	instances map[string]bool
+	// turn is the instance this shopper's next request asks the balancer for.
+	turn int
 }
 
 func newHTTPShopper() *httpShopper {
@@ -267,6 +282,10 @@ func newHTTPShopper() *httpShopper {
 
 func (s *httpShopper) do(t *testing.T, req *http.Request) (*http.Response, string) {
 	t.Helper()
+	s.mu.Lock()
+	req.Header.Set("X-Test-Prefer-Instance", strconv.Itoa(s.turn))
+	s.turn++
+	s.mu.Unlock()
 	resp, err := s.client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
