@@ -233,6 +233,9 @@ func startCluster(t *testing.T) *cluster {
 		p := spawn(t, "kassa "+addr, []string{
 			"KASSA_DATABASE_URL=" + c.dbURL, "KASSA_SANDBOX_URL=" + sandboxURL, "KASSA_BASE_URL=" + front.URL,
 			"KASSA_API_RATE_LIMIT=" + strconv.Itoa(clusterRateLimit), "KASSA_CLAIM_LEASE=5s", "KASSA_RECONCILE_EVERY=500ms",
+			// Every shopper here comes from loopback: the per-address limit of the public
+			// pages would count them all as one visitor (it has its own tests).
+			"KASSA_PUBLIC_RATE_LIMIT=0",
 		}, "serve", "--addr", addr)
 		c.instances = append(c.instances, p)
 		u, _ := url.Parse("http://" + addr)
@@ -274,9 +277,12 @@ type httpShopper struct {
 	turn int
 }
 
+// shoppers numbers the HTTP shoppers, so that their first requests start at different instances.
+var shoppers atomic.Int32
+
 func newHTTPShopper() *httpShopper {
 	jar, _ := cookiejar.New(nil)
-	return &httpShopper{instances: map[string]bool{}, client: &http.Client{Jar: jar, Timeout: 30 * time.Second,
+	return &httpShopper{instances: map[string]bool{}, turn: int(shoppers.Add(1)), client: &http.Client{Jar: jar, Timeout: 30 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
