@@ -451,6 +451,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}); err != nil {
 			return err
 		}
+	} else if err := retireSandboxOperator(ctx, d, log); err != nil {
+		return err
 	}
 	srv := &handlers.Server{
 		Checkout:        svc,
