@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -100,6 +101,19 @@ func TestSecretKeyGivesEveryInstanceTheSameKeys(t *testing.T) {
 	t.Setenv("KASSA_SECRET_KEY", "short")
 	if _, err := instanceKeys(ctx, a); err == nil {
 		t.Fatal("a short KASSA_SECRET_KEY was accepted")
+	}
+	// Long enough but guessable: a placeholder left in, a word repeated, one character.
+	// Whoever guesses it signs dashboard session ids and CSRF tokens as Kassa does.
+	for _, weak := range []string{"CHANGE-ME-CHANGE-ME-CHANGE-ME-CHANGE-ME", "passwordpasswordpasswordpassword",
+		strings.Repeat("x", 64), "CHANGE-ME-64-HEX-CHARACTERS-0123456789abcdef"} {
+		t.Setenv("KASSA_SECRET_KEY", weak)
+		if _, err := instanceKeys(ctx, a); err == nil {
+			t.Errorf("the guessable KASSA_SECRET_KEY %q was accepted", weak)
+		}
+	}
+	t.Setenv("KASSA_SECRET_KEY", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")
+	if _, err := instanceKeys(ctx, a); err != nil {
+		t.Fatalf("openssl rand -hex 32's kind of secret refused: %v", err)
 	}
 }
 

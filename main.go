@@ -469,6 +469,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}); err != nil {
 			return err
 		}
+	} else if err := retireSandboxOperator(ctx, d, log); err != nil {
+		return err
 	}
 	srv := &handlers.Server{
 		Checkout:        svc,
@@ -573,6 +575,22 @@ func publicURL(flagValue string, addr *net.TCPAddr, listen string) (*url.URL, er
 
 type keys struct{ session, csrf []byte }
 
+// guessableSecret reports a KASSA_SECRET_KEY that is long enough but not random: the docs'
+// CHANGE-ME placeholder left in, or too few distinct characters (a word repeated, one
+// character). Random hex of 32 characters has about 14 distinct ones; under 8 is no accident
+// (about 3 in a million for 32 random hex characters, and far less for longer ones).
+func guessableSecret(secret string) bool {
+	lower := strings.ToLower(secret)
+	if strings.Contains(lower, "change-me") || strings.Contains(lower, "changeme") {
+		return true
+	}
+	distinct := map[rune]bool{}
+	for _, r := range secret {
+		distinct[r] = true
+	}
+	return len(distinct) < 8
+}
+
 // instanceKeys returns the cookie-signing keys, derived from KASSA_SECRET_KEY when it is set,
 // else made once per database, so that sessions and forms survive restarts and are shared by
 // every instance on the same database: a shopper's next request may land on any of them.
@@ -580,6 +598,9 @@ func instanceKeys(ctx context.Context, d *db.DB) (keys, error) {
 	if secret := os.Getenv("KASSA_SECRET_KEY"); secret != "" {
 		if len(secret) < 32 {
 			return keys{}, errors.New("KASSA_SECRET_KEY must be at least 32 characters (e.g. openssl rand -hex 32)")
+		}
+		if guessableSecret(secret) {
+			return keys{}, errors.New("KASSA_SECRET_KEY looks like a placeholder or a repeated word, not a random secret: use openssl rand -hex 32")
 		}
 		derive := func(purpose string) []byte {
 			m := hmac.New(sha256.New, []byte(secret))

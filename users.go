@@ -130,3 +130,33 @@ func sandboxOperator(ctx context.Context, d *db.DB, log *slog.Logger) (email, pa
 	email, password, _ = strings.Cut(stored, "\n")
 	return email, password, nil
 }
+
+// retireSandboxOperator disables the sandbox operator when Kassa is served outside sandbox
+// mode while that operator still has the password it was created with: that password was
+// printed on stdout (so it is in logs) and is kept in the settings table in clear, so it must
+// not open a dashboard that moves real money. An operator whose password was changed since is
+// someone's own account and is left alone.
+func retireSandboxOperator(ctx context.Context, d *db.DB, log *slog.Logger) error {
+	v, err := d.Setting(ctx, sandboxOperatorKey)
+	if errors.Is(err, checkout.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	email, password, _ := strings.Cut(v, "\n")
+	o, err := d.FindOperatorByEmail(ctx, email)
+	if errors.Is(err, checkout.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if !o.Active() || !checkout.CheckPassword(o.PasswordHash, password) {
+		return nil
+	}
+	if err := (&checkout.Operators{Store: d}).Disable(ctx, email); err != nil {
+		return err
+	}
+	log.Warn("sandbox operator disabled: its password was printed in sandbox mode; create operators with kassa users create",
+		"email", email)
+	return nil
+}

@@ -7,8 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kassa-pay/kassa/checkout"
 	"github.com/kassa-pay/kassa/db"
@@ -119,5 +121,57 @@ func TestSandboxOperator(t *testing.T) {
 	}
 	if e, _, err := sandboxOperator(ctx, other, quiet); err != nil || e != "" {
 		t.Fatalf("a database with its own operator got a sandbox one: %q %v", e, err)
+	}
+}
+
+// TestSandboxOperatorRetiredOutsideSandbox: a database first served in sandbox mode (no
+// provider configured yet: it is on by itself) has an operator whose password was printed on
+// stdout and sits in the settings table in clear. Served later with a real provider, that
+// operator is disabled, so the printed password opens no live dashboard.
+func TestSandboxOperatorRetiredOutsideSandbox(t *testing.T) {
+	clearKassaEnv(t)
+	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "k.db")
+	serveOnce := func() string {
+		stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--db", dbURL}, stdout, stderr) }()
+		deadline := time.Now().Add(30 * time.Second)
+		for !listening.MatchString(stdout.String()) {
+			select {
+			case err := <-done:
+				cancel()
+				t.Fatalf("kassa serve ended: %v\n%s", err, stderr)
+			default:
+			}
+			if time.Now().After(deadline) {
+				cancel()
+				t.Fatalf("kassa serve did not start:\n%s", stderr)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("kassa serve: %v\n%s", err, stderr)
+		}
+		return stdout.String()
+	}
+	out := serveOnce()
+	m := regexp.MustCompile(`sign in as (\S+) with password (\S+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("the sandbox start printed no operator:\n%s", out)
+	}
+	realOnecheckout(t)
+	if out := serveOnce(); strings.Contains(out, m[2]) {
+		t.Fatalf("a start with a real provider printed the sandbox password:\n%s", out)
+	}
+	ctx := context.Background()
+	d, err := db.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, err := (&checkout.Operators{Store: d}).SignIn(ctx, m[1], m[2], "127.0.0.1"); err == nil {
+		t.Fatal("the sandbox operator's printed password still signs in once real providers are served")
 	}
 }

@@ -71,7 +71,9 @@ func (s *Service) IssueAccessToken(ctx context.Context, clientID, secret string)
 	tokSecret := base64.RawURLEncoding.EncodeToString(randomBytes(32))
 	t := &AccessToken{ID: hex.EncodeToString(randomBytes(8)), SecretHash: hashSecret(tokSecret), ClientID: c.ID,
 		ExpiresAt: now.Add(AccessTokenTTL), CreatedAt: now}
-	if err := s.Store.CreateAccessToken(ctx, t); err != nil {
+	if err := s.Store.CreateAccessToken(ctx, t); errors.Is(err, ErrNotFound) {
+		return "", 0, bad // revoked (or deleted) since it was read
+	} else if err != nil {
 		return "", 0, err
 	}
 	return Secret(accessTokenPrefix + t.ID + "_" + tokSecret), AccessTokenTTL, nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/mail"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -57,6 +58,45 @@ const (
 type Operators struct {
 	Store OperatorStore
 	Now   func() time.Time
+
+	// locks serialise the sign-ins of one account and of one address in this process, so
+	// that a burst of guesses cannot all read the failure count before any is recorded.
+	locks keyLocks
+}
+
+// keyLocks is a mutex per key, kept only while someone holds or waits for it.
+type keyLocks struct {
+	mu sync.Mutex
+	m  map[string]*keyLock
+}
+
+type keyLock struct {
+	sync.Mutex
+	users int
+}
+
+// lock takes key's mutex and returns its release.
+func (k *keyLocks) lock(key string) func() {
+	k.mu.Lock()
+	if k.m == nil {
+		k.m = map[string]*keyLock{}
+	}
+	l := k.m[key]
+	if l == nil {
+		l = &keyLock{}
+		k.m[key] = l
+	}
+	l.users++
+	k.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		k.mu.Lock()
+		if l.users--; l.users == 0 {
+			delete(k.m, key)
+		}
+		k.mu.Unlock()
+	}
 }
 
 func (s *Operators) now() time.Time {
@@ -167,10 +207,18 @@ func addressKey(addr string) string  { return "address:" + addr }
 // SignIn checks an email and password from a client at addr. Failures are counted per account
 // and per address whether or not the account exists, so throttling reveals nothing either;
 // while either is throttled even the right password is refused.
+//
+// The count is read before the password check and the failure written after it, so the
+// account's and the address's sign-ins are serialised (always the account's lock first, so
+// two sign-ins never wait for each other's): a burst of parallel guesses is counted as the
+// same guesses sent one by one. The locks are this process's: N instances on one database
+// let a burst through at most N guesses at a time.
 func (s *Operators) SignIn(ctx context.Context, email, password, addr string) (*Operator, error) {
+	keys := []string{accountKey(email), addressKey(addr)}
+	defer s.locks.lock(keys[0])()
+	defer s.locks.lock(keys[1])()
 	now := s.now()
 	since := now.Add(-ThrottleWindow)
-	keys := []string{accountKey(email), addressKey(addr)}
 	limits := []int{AccountFailureLimit, AddressFailureLimit}
 	for i, k := range keys {
 		n, err := s.Store.SignInFailures(ctx, k, since)

@@ -2,8 +2,10 @@ package checkout_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -169,5 +171,47 @@ func TestNeedsReview(t *testing.T) {
 	p.Attempts = append(p.Attempts, checkout.Attempt{Status: checkout.AttemptPaid})
 	if r := p.NeedsReview(); r != "paid twice" {
 		t.Fatalf("two paid attempts: %q", r)
+	}
+}
+
+// TestSignInThrottleConcurrent: guesses sent all at once are throttled like guesses sent one
+// by one. The count of failures is read before the (slow) password check and written after
+// it, so without serialising one account's sign-ins, every guess of a burst read "no failures
+// yet" and had its password checked: the limit of 5 per 15 minutes became as many as an
+// attacker could send in parallel.
+func TestSignInThrottleConcurrent(t *testing.T) {
+	ops, _ := newOperators(t)
+	ctx := context.Background()
+	if _, _, err := ops.Create(ctx, "ops@example.com", ""); err != nil {
+		t.Fatal(err)
+	}
+	const burst = 24
+	start := make(chan struct{})
+	errs := make(chan error, burst)
+	var wg sync.WaitGroup
+	for i := range burst {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			_, err := ops.SignIn(ctx, "ops@example.com", fmt.Sprintf("guess number %d", i), fmt.Sprintf("198.51.100.%d", i+1))
+			errs <- err
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	checked := 0
+	for err := range errs {
+		switch err {
+		case checkout.ErrSignIn:
+			checked++
+		case checkout.ErrThrottled:
+		default:
+			t.Fatalf("sign-in: %v", err)
+		}
+	}
+	if checked > checkout.AccountFailureLimit {
+		t.Fatalf("%d guesses of a burst of %d had their password checked; the limit is %d", checked, burst, checkout.AccountFailureLimit)
 	}
 }

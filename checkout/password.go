@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -25,7 +26,7 @@ const (
 // ($argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>), with a fresh random salt.
 func HashPassword(password string) string {
 	salt := randomBytes(argonSaltLen)
-	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	key := argonKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
 }
@@ -55,8 +56,23 @@ func CheckPassword(hash, password string) bool {
 	if err != nil || len(want) == 0 || len(want) > 128 {
 		return false
 	}
-	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))
+	got := argonKey([]byte(password), salt, t, m, p, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// hashSlots bounds the password hashes computed at once. Each takes 19 MiB and a core for tens
+// of milliseconds; sign-ins are throttled per account and per address, not in total, so
+// without a bound a crowd of addresses (an IPv6 /48 holds 65,536 /64s) signing in at once
+// would allocate 19 MiB each until the process is killed. Beyond the bound they queue.
+var hashSlots = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
+
+// idKey is argon2.IDKey; tests watch it.
+var idKey = argon2.IDKey
+
+func argonKey(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
+	hashSlots <- struct{}{}
+	defer func() { <-hashSlots }()
+	return idKey(password, salt, time, memory, threads, keyLen)
 }
 
 // dummyHash is checked against when no operator has the email given, so a sign-in takes as

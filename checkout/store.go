@@ -45,6 +45,7 @@ type Store interface {
 	// Overview counts what the dashboard's home page shows, for the days starting at days
 	// (midnights, oldest first; the last is today).
 	Overview(ctx context.Context, days []time.Time) (*Overview, error)
+	// CreateAccessToken stores t unless its client is revoked or gone (ErrNotFound).
 	CreateAccessToken(ctx context.Context, t *AccessToken) error
 	FindAccessToken(ctx context.Context, id string) (*AccessToken, error)
 	// ListPayments returns one page of payments, newest first, and the total matching f.

@@ -94,3 +94,25 @@ func TestRevokeOAuthClient(t *testing.T) {
 		t.Fatalf("revoking an unknown client: %v", err)
 	}
 }
+
+// TestNoAccessTokenAfterRevoke: an access token being issued while its client is revoked (the
+// client was read before the revocation, the token is written after it) is refused, so a
+// leaked client secret cannot keep an hour of access by asking for tokens during the revoke.
+func TestNoAccessTokenAfterRevoke(t *testing.T) {
+	d, _ := open(t)
+	ctx := context.Background()
+	now := time.Now()
+	if err := d.CreateOAuthClient(ctx, &checkout.OAuthClient{ID: "koc_1", SecretHash: "h", Name: "n", CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.RevokeOAuthClient(ctx, "koc_1", now); err != nil {
+		t.Fatal(err)
+	}
+	err := d.CreateAccessToken(ctx, &checkout.AccessToken{ID: "t1", SecretHash: "h", ClientID: "koc_1", ExpiresAt: now.Add(time.Hour), CreatedAt: now})
+	if err != checkout.ErrNotFound {
+		t.Fatalf("issuing for a revoked client: %v, want ErrNotFound", err)
+	}
+	if _, err := d.FindAccessToken(ctx, "t1"); err != checkout.ErrNotFound {
+		t.Fatalf("a revoked client got a live access token: %v", err)
+	}
+}

@@ -196,3 +196,49 @@ func TestSessionStore(t *testing.T) {
 		t.Fatalf("cleanup removed %d, %v", n, err)
 	}
 }
+
+// TestSessionNotResurrected: a request that loaded a session before it was deleted (signed
+// out in another tab, at the same moment) and saves it afterwards (the dashboard refreshes
+// its idle clock, or keeps a notice) must not bring the deleted session back to life.
+func TestSessionNotResurrected(t *testing.T) {
+	d, _ := open(t)
+	store := d.NewSessionStore([]byte(strings.Repeat("k", 32)), sessions.Options{Path: "/", MaxAge: 3600, HttpOnly: true})
+	r := httptest.NewRequest("GET", "/", nil)
+	w := httptest.NewRecorder()
+	s, _ := store.New(r, "kassa_session")
+	s.Values["op"] = "op_1"
+	if err := s.Save(r, w); err != nil {
+		t.Fatal(err)
+	}
+	cookie := w.Result().Cookies()[0]
+	request := func() (*http.Request, *sessions.Session) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.AddCookie(cookie)
+		s, err := store.New(r, "kassa_session")
+		if err != nil || s.IsNew {
+			t.Fatalf("session not loaded: %v", err)
+		}
+		return r, s
+	}
+	slowR, slow := request() // a request in flight
+	outR, out := request()   // sign-out
+	out.Options.MaxAge = -1
+	if err := out.Save(outR, httptest.NewRecorder()); err != nil {
+		t.Fatal(err)
+	}
+	slow.Values["seen"] = int64(2)
+	w = httptest.NewRecorder()
+	if err := slow.Save(slowR, w); err != nil {
+		t.Fatal(err)
+	}
+	r = httptest.NewRequest("GET", "/", nil)
+	r.AddCookie(cookie)
+	if s, _ := store.New(r, "kassa_session"); !s.IsNew {
+		t.Fatalf("the deleted session came back: %v", s.Values)
+	}
+	for _, c := range w.Result().Cookies() {
+		if c.Name == "kassa_session" && c.MaxAge >= 0 {
+			t.Fatalf("the late save renewed the deleted session's cookie: %+v", c)
+		}
+	}
+}

@@ -100,11 +100,29 @@ func (s *SessionStore) Save(r *http.Request, w http.ResponseWriter, sess *sessio
 	if maxAge == 0 {
 		maxAge = 86400 // a browser-session cookie still needs an end on the server
 	}
-	expires := s.db.now().Add(time.Duration(maxAge) * time.Second)
-	if _, err := s.db.exec(ctx, `INSERT INTO sessions (id, data, expires_at) VALUES (?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at`,
-		sess.ID, buf.Bytes(), ms(expires)); err != nil {
-		return fmt.Errorf("db: save session: %w", err)
+	now := s.db.now()
+	expires := now.Add(time.Duration(maxAge) * time.Second)
+	if sess.IsNew {
+		if _, err := s.db.exec(ctx, `INSERT INTO sessions (id, data, expires_at) VALUES (?, ?, ?)`,
+			sess.ID, buf.Bytes(), ms(expires)); err != nil {
+			return fmt.Errorf("db: save session: %w", err)
+		}
+	} else {
+		// A loaded session is only ever updated: if it was deleted (signed out) or expired
+		// since this request loaded it, saving must not bring it back, and its cookie goes.
+		res, err := s.db.exec(ctx, `UPDATE sessions SET data = ?, expires_at = ? WHERE id = ? AND expires_at > ?`,
+			buf.Bytes(), ms(expires), sess.ID, ms(now))
+		if err != nil {
+			return fmt.Errorf("db: save session: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("db: save session: %w", err)
+		} else if n == 0 {
+			opts := *sess.Options
+			opts.MaxAge = -1
+			http.SetCookie(w, sessions.NewCookie(sess.Name(), "", &opts))
+			return nil
+		}
 	}
 	encoded, err := securecookie.EncodeMulti(sess.Name(), sess.ID, s.codecs...)
 	if err != nil {

@@ -531,10 +531,20 @@ func (db *DB) FindOAuthClient(ctx context.Context, id string) (*checkout.OAuthCl
 // the table stays small without a separate job.
 func (db *DB) CreateAccessToken(ctx context.Context, t *checkout.AccessToken) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
+		// Lock the client's row while it is still unrevoked: a revocation that committed since
+		// the client was read refuses the token, and one running now waits for this
+		// transaction and then deletes the token with the others (PostgreSQL re-checks the
+		// WHERE on the row's newest version; SQLite has one writer).
+		res, err := tx.ExecContext(ctx, `UPDATE oauth_clients SET revoked_at = revoked_at WHERE id = ? AND revoked_at IS NULL`, t.ClientID)
+		if err = affectedOne(res, err); errors.Is(err, checkout.ErrConflict) {
+			return checkout.ErrNotFound
+		} else if err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM oauth_tokens WHERE expires_at < ?`, ms(t.CreatedAt.Add(-24*time.Hour))); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO oauth_tokens (id, secret_hash, client_id, expires_at, created_at) VALUES (?, ?, ?, ?, ?)`,
+		_, err = tx.ExecContext(ctx, `INSERT INTO oauth_tokens (id, secret_hash, client_id, expires_at, created_at) VALUES (?, ?, ?, ?, ?)`,
 			t.ID, t.SecretHash, t.ClientID, ms(t.ExpiresAt), ms(t.CreatedAt))
 		return err
 	})

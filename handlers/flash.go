@@ -40,7 +40,7 @@ func flashPath(c *gin.Context) string { return "/checkout/" + c.Param("id") }
 // this payment. It carries the message's catalogue key, not its words, so the page says it in
 // the language it is shown in.
 func (s *Server) setFlash(c *gin.Context, kind string, m checkout.Message) {
-	raw, err := json.Marshal(flashNotice{Kind: kind, Message: m})
+	raw, err := json.Marshal(flashNotice{Payment: c.Param("id"), Kind: kind, Message: m})
 	if err != nil {
 		return
 	}
@@ -55,6 +55,9 @@ func (s *Server) setFlash(c *gin.Context, kind string, m checkout.Message) {
 
 // flashNotice is a flash cookie's content.
 type flashNotice struct {
+	// Payment is the payment the notice is for: the cookie's path is only a hint to the
+	// browser, so the signed content says which payment's page may show it.
+	Payment string           `json:"payment"`
 	Kind    string           `json:"kind"`
 	Message checkout.Message `json:"message"`
 }
@@ -72,7 +75,7 @@ func (s *Server) takeFlash(c *gin.Context, t *locale.Translator) views.Notice {
 		return views.Notice{}
 	}
 	var n flashNotice
-	if err := json.Unmarshal([]byte(v), &n); err != nil || n.Message.Key == "" {
+	if err := json.Unmarshal([]byte(v), &n); err != nil || n.Message.Key == "" || n.Payment != c.Param("id") {
 		return views.Notice{}
 	}
 	return views.Notice{Kind: n.Kind, Text: say(t, n.Message)}

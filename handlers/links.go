@@ -157,14 +157,15 @@ func (s *Server) renderLink(c *gin.Context, status int, l *checkout.Link, quanti
 }
 
 // allowLinkPayment limits the payments one client address creates from links, so a script
-// cannot fill a link's places or the payments table. It counts the connection's address, not
-// X-Forwarded-For, which a client can write; behind a proxy every shopper shares the proxy's
-// address, so set the limit accordingly. In-process: each instance counts its own.
+// cannot fill a link's places or the payments table. It counts clientAddress: X-Forwarded-For
+// only from a trusted proxy (a client cannot write its way past the limit), and behind one
+// each shopper's own address, so one script does not use up every shopper's payments.
+// In-process: each instance counts its own.
 func (s *Server) allowLinkPayment(c *gin.Context) bool {
 	if s.LinkPayments == nil || s.LinkPayments.Limit <= 0 {
 		return true
 	}
-	_, reset, ok := s.LinkPayments.take(c.Request.Context(), "link:"+c.RemoteIP())
+	_, reset, ok := s.LinkPayments.take(c.Request.Context(), "link:"+clientAddress(c))
 	if ok {
 		return true
 	}

@@ -423,3 +423,51 @@ func liveLinks(t *testing.T, l *liveDoc, access string) {
 		}
 	}
 }
+
+// TestLinkPaymentsLimitPerClientBehindProxy: behind a trusted reverse proxy the limit on
+// payments from links counts each shopper's address (X-Forwarded-For from the proxy), not the
+// proxy's, so one script cannot use up every shopper's payments; from anyone else,
+// X-Forwarded-For is ignored and rotating it does not escape the limit.
+func TestLinkPaymentsLimitPerClientBehindProxy(t *testing.T) {
+	for _, proxied := range []bool{false, true} {
+		e := newEnv(t)
+		if proxied {
+			e.server.TrustedProxies = []string{"127.0.0.1", "::1"}
+			e.rebuild() // before any request: the handler is swapped while none is in flight
+		}
+		e.server.LinkPayments = handlers.NewRateLimiter(2)
+		l := e.createLink(t, `{"clientId": "`+e.app.ClientID+`", "name": "Tea", "amount": 300, "currencyCode": "USD"}`)
+		id := l["id"].(string)
+		csrfToken := e.linkCSRF(t, id)
+		post := func(forwardedFor string) int {
+			form := url.Values{"csrf_token": {csrfToken}}
+			req, _ := http.NewRequest("POST", e.srv.URL+"/l/"+id, strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Origin", e.srv.URL)
+			req.Header.Set("X-Forwarded-For", forwardedFor)
+			resp, err := e.client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		if !proxied {
+			// No trusted proxy: a rotating X-Forwarded-For is one client.
+			for i, want := range []int{303, 303, 429} {
+				if got := post(fmt.Sprintf("192.0.2.%d", i+1)); got != want {
+					t.Fatalf("direct POST %d: %d, want %d", i+1, got, want)
+				}
+			}
+			continue
+		}
+		for i, want := range []int{303, 303, 429} {
+			if got := post("198.51.100.7"); got != want {
+				t.Fatalf("script's POST %d through the proxy: %d, want %d", i+1, got, want)
+			}
+		}
+		if got := post("203.0.113.9"); got != http.StatusSeeOther {
+			t.Fatalf("another shopper behind the same proxy: %d, want 303", got)
+		}
+	}
+}

@@ -504,3 +504,33 @@ func TestRequestIDWithPlainLogger(t *testing.T) {
 		t.Fatalf("header %q, log %s", rec.Header().Get("X-Request-Id"), buf.String())
 	}
 }
+
+// TestMetricsMethodLabelBounded: the method label takes only the standard methods; anything
+// a client invents is counted as "other", so a stranger cannot grow /metrics (and Kassa's
+// memory) by one series per made-up method.
+func TestMetricsMethodLabelBounded(t *testing.T) {
+	e := newEnv(t)
+	for _, m := range []string{"KASSAXA1", "KASSAXA2", "kassaxa3"} {
+		for _, path := range []string{"/healthz", "/no-such-page"} {
+			req, _ := http.NewRequest(m, e.srv.URL+path, nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+		}
+	}
+	resp, err := http.Get(e.srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	page := string(b)
+	if strings.Contains(strings.ToUpper(page), "KASSAXA") {
+		t.Fatal("a client's made-up method became a metrics label")
+	}
+	if series(page, `kassa_http_requests_total{method="other",route="unmatched",status="405"}`) == "" {
+		t.Errorf("made-up methods are not counted as other:\n%s", page)
+	}
+}

@@ -297,3 +297,28 @@ func TestTestModeBanner(t *testing.T) {
 		t.Fatal("a thank-you page for a live provider says Test mode")
 	}
 }
+
+// TestFlashBoundToItsPayment: a flash cookie is signed together with its payment's id, so
+// one left for one payment (copied, or planted by whoever can set cookies for the host) says
+// nothing on another payment's page; on its own payment's page it still shows.
+func TestFlashBoundToItsPayment(t *testing.T) {
+	e := newEnv(t)
+	p, a := e.pendingAttempt(t)
+	other := e.newPayment(t, 500)
+	resp, _ := e.get(t, "/checkout/"+p.ID+"/return/"+a.ID+"?outcome=cancel")
+	var flash string
+	for _, c := range resp.Cookies() {
+		if c.Name == "kassa_flash" {
+			flash = c.Value
+		}
+	}
+	if flash == "" {
+		t.Fatal("the cancel return left no flash cookie")
+	}
+	if _, body := e.get(t, "/checkout/"+other.ID, "Cookie", "kassa_flash="+flash); strings.Contains(body, "was cancelled or not completed") {
+		t.Fatal("a flash left for one payment was shown on another payment's page")
+	}
+	if _, body := e.get(t, "/checkout/"+p.ID, "Cookie", "kassa_flash="+flash); !strings.Contains(body, "was cancelled or not completed") {
+		t.Fatal("the flash is not shown on its own payment's page")
+	}
+}

@@ -165,6 +165,9 @@ func (s *Server) engine() *gin.Engine {
 	links.GET("/:id/payments", s.linkPayments)
 
 	if s.Dashboard != nil {
+		if s.Dashboard.ClientAddress == nil {
+			s.Dashboard.ClientAddress = clientAddress
+		}
 		s.Dashboard.Mount(r.Group("/dashboard", s.csrf()))
 	}
 

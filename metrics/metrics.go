@@ -103,8 +103,20 @@ func Handler() http.Handler {
 // HTTPRequest counts one answered request. route is the route's pattern ("/checkout/:id"),
 // never the raw path, so a payment id never becomes a label; "unmatched" for no route.
 func HTTPRequest(route, method string, status int, d time.Duration) {
+	method = methodLabel(method)
 	httpRequests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 	httpDuration.WithLabelValues(route, method).Observe(d.Seconds())
+}
+
+// methodLabel is method when it is a standard one, else "other": the method is the client's
+// to choose (any token is accepted), and each distinct label value is a series kept forever.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "other"
 }
 
 // ProviderCall counts one call to a provider and its latency.

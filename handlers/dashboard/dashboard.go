@@ -34,6 +34,9 @@ type Handler struct {
 	Location *time.Location
 	Log      *slog.Logger
 	Now      func() time.Time
+	// ClientAddress is the address sign-in failures are counted by; nil uses gin's
+	// ClientIP, which believes X-Forwarded-For only from the engine's trusted proxies.
+	ClientAddress func(*gin.Context) string
 }
 
 // CookieName is the dashboard session's cookie.
@@ -53,6 +56,13 @@ func (h *Handler) now() time.Time {
 		return h.Now()
 	}
 	return time.Now()
+}
+
+func (h *Handler) clientAddress(c *gin.Context) string {
+	if h.ClientAddress != nil {
+		return h.ClientAddress(c)
+	}
+	return c.ClientIP()
 }
 
 func (h *Handler) loc() *time.Location {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"fmt"
 	"html"
 	"io"
 	"log/slog"
@@ -37,7 +38,10 @@ type env struct {
 	password string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { t.Helper(); return newEnvWith(t, nil) }
+
+// newEnvWith is newEnv with the server adjusted by configure before it starts serving.
+func newEnvWith(t *testing.T, configure func(*handlers.Server)) *env {
 	t.Helper()
 	ctx := context.Background()
 	d, err := db.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "kassa.db"))
@@ -55,6 +59,9 @@ func newEnv(t *testing.T) *env {
 	store := d.NewSessionStore(bytes.Repeat([]byte("s"), 32), sessions.Options{Path: "/", MaxAge: 86400, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	s := &handlers.Server{Checkout: e.svc, Sessions: store, CSRFKey: bytes.Repeat([]byte("c"), 32), BaseURL: base, Log: quiet,
 		Dashboard: &dashboard.Handler{Checkout: e.svc, Operators: e.ops, Sessions: store, Log: quiet}}
+	if configure != nil {
+		configure(s)
+	}
 	h = s.Handler()
 	if e.app, err = e.svc.NewApp(ctx, "Shop", ""); err != nil {
 		t.Fatal(err)
@@ -578,4 +585,46 @@ func TestOverview(t *testing.T) {
 		t.Fatal(err)
 	}
 	want(t, b.get("/dashboard"), http.StatusOK, "Open payments", `status=open">1</a>`, "0 paid of 1 created", "<polyline")
+}
+
+// postFrom is post with the X-Forwarded-For a reverse proxy would add.
+func (b *browser) postFrom(forwardedFor, path string, form url.Values) answer {
+	b.t.Helper()
+	form.Set("csrf_token", b.csrf)
+	req, _ := http.NewRequest("POST", b.e.srv.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", b.e.srv.URL)
+	req.Header.Set("X-Forwarded-For", forwardedFor)
+	return b.do(req)
+}
+
+// TestSignInThrottleBehindProxy: behind a trusted reverse proxy (a load balancer in front of
+// several instances), the address a sign-in is throttled by is the client's, not the
+// proxy's: one stranger's failed guesses do not lock every operator out of the dashboard.
+// Without trusted proxies, X-Forwarded-For is ignored, so rotating it does not escape the
+// address limit.
+func TestSignInThrottleBehindProxy(t *testing.T) {
+	e := newEnvWith(t, func(s *handlers.Server) { s.TrustedProxies = []string{"127.0.0.1", "::1"} })
+	attacker := e.browser(t)
+	attacker.get("/dashboard/sign-in")
+	for i := range checkout.AddressFailureLimit {
+		a := attacker.postFrom("198.51.100.7", "/dashboard/sign-in", url.Values{"email": {fmt.Sprintf("guess%d@example.com", i)}, "password": {"wrong password"}})
+		want(t, a, http.StatusUnauthorized)
+	}
+	want(t, attacker.postFrom("198.51.100.7", "/dashboard/sign-in", url.Values{"email": {"another@example.com"}, "password": {"wrong password"}}),
+		http.StatusTooManyRequests)
+	op := e.browser(t)
+	op.get("/dashboard/sign-in")
+	if a := op.postFrom("203.0.113.9", "/dashboard/sign-in", url.Values{"email": {e.email}, "password": {e.password}}); a.status != http.StatusSeeOther {
+		t.Fatalf("the operator behind the same proxy is locked out by a stranger's failures: %d", a.status)
+	}
+
+	direct := newEnv(t)
+	b := direct.browser(t)
+	b.get("/dashboard/sign-in")
+	for i := range checkout.AddressFailureLimit {
+		b.postFrom(fmt.Sprintf("192.0.2.%d", i+1), "/dashboard/sign-in", url.Values{"email": {fmt.Sprintf("guess%d@example.com", i)}, "password": {"wrong password"}})
+	}
+	want(t, b.postFrom("192.0.2.200", "/dashboard/sign-in", url.Values{"email": {"another@example.com"}, "password": {"wrong password"}}),
+		http.StatusTooManyRequests)
 }

@@ -149,7 +149,10 @@ func (h *Handler) signIn(c *gin.Context) {
 		render(c, http.StatusUnprocessableEntity, views.SignInPage(v))
 		return
 	}
-	o, err := h.Operators.SignIn(c.Request.Context(), email, password, c.RemoteIP())
+	// The client's address, not the TCP peer's: behind a load balancer every peer is the
+	// balancer, and 20 failures from anyone would lock every operator out.
+	addr := h.clientAddress(c)
+	o, err := h.Operators.SignIn(c.Request.Context(), email, password, addr)
 	if err != nil {
 		status := http.StatusUnauthorized
 		switch {
@@ -161,7 +164,7 @@ func (h *Handler) signIn(c *gin.Context) {
 		}
 		// An audit line for each refusal; never the password.
 		h.log().WarnContext(c.Request.Context(), "dashboard sign-in refused", "email", checkout.NormalizeEmail(email),
-			"address", c.RemoteIP(), "throttled", err == checkout.ErrThrottled)
+			"address", addr, "throttled", err == checkout.ErrThrottled)
 		v.Notice = views.Notice{Kind: "error", Text: checkout.ErrorMessage(err)}
 		render(c, status, views.SignInPage(v))
 		return
@@ -184,7 +187,7 @@ func (h *Handler) signIn(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	h.log().InfoContext(c.Request.Context(), "dashboard sign-in", "operator", o.ID, "address", c.RemoteIP())
+	h.log().InfoContext(c.Request.Context(), "dashboard sign-in", "operator", o.ID, "address", addr)
 	seeOther(c, v.Next)
 }
 
