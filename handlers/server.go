@@ -96,7 +96,7 @@ func (s *Server) engine() *gin.Engine {
 		s.log().Error("trusted proxies ignored: the client address is the TCP peer's", "err", err)
 		_ = r.SetTrustedProxies(nil)
 	}
-	r.Use(s.requestID, s.logRequests, observeRequests, s.chooseLanguage, s.recoverPanics, securityHeaders)
+	r.Use(s.requestID, s.logRequests, observeRequests, s.chooseLanguage, s.recoverPanics, securityHeaders, s.validUTF8)
 	r.NoRoute(s.notFound)
 	r.NoMethod(func(c *gin.Context) {
 		if isAPI(c) {
