@@ -34,6 +34,9 @@ type Handler struct {
 	Location *time.Location
 	Log      *slog.Logger
 	Now      func() time.Time
+	// IdempotencyRenew is how often a running refund renews its form key's claim (default
+	// 15 s, within the store's lease of a minute).
+	IdempotencyRenew time.Duration
 }
 
 // CookieName is the dashboard session's cookie.

@@ -35,6 +35,7 @@ type env struct {
 	app      *checkout.App
 	email    string
 	password string
+	dash     *dashboard.Handler
 }
 
 func newEnv(t *testing.T) *env {
@@ -55,6 +56,7 @@ func newEnv(t *testing.T) *env {
 	store := d.NewSessionStore(bytes.Repeat([]byte("s"), 32), sessions.Options{Path: "/", MaxAge: 86400, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	s := &handlers.Server{Checkout: e.svc, Sessions: store, CSRFKey: bytes.Repeat([]byte("c"), 32), BaseURL: base, Log: quiet,
 		Dashboard: &dashboard.Handler{Checkout: e.svc, Operators: e.ops, Sessions: store, Log: quiet}}
+	e.dash = s.Dashboard
 	h = s.Handler()
 	if e.app, err = e.svc.NewApp(ctx, "Shop", ""); err != nil {
 		t.Fatal(err)
