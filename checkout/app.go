@@ -120,8 +120,8 @@ func (s *Service) NewToken(ctx context.Context, clientID string, scopes []Scope,
 	if !expiresAt.IsZero() && !expiresAt.After(s.now()) {
 		fe.add("expiresAt", "must be in the future")
 	}
-	if len(label) > 100 {
-		fe.add("label", "must be at most 100 characters")
+	if len(label) > 100 || !storableText(label) {
+		fe.add("label", "must be text of at most 100 characters")
 	}
 	if err := fe.err(); err != nil {
 		return "", nil, err

@@ -3,6 +3,7 @@ package checkout_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/kassa-pay/kassa/checkout"
 	"github.com/kassa-pay/kassa/providers"
@@ -65,5 +66,24 @@ func TestReversalRecordedWhenPendingRefundFails(t *testing.T) {
 	got, _ := fx.svc.Payment(ctx, p.ID)
 	if got.Status != checkout.PaymentRefunded || got.RefundedAmount() != 1000 {
 		t.Fatalf("payment %s refunded %d, want refunded 1000 (refunds %+v)", got.Status, got.RefundedAmount(), got.Refunds)
+	}
+}
+
+// An application's name and a token's label are text the database stores as such: a NUL or
+// bytes that are not UTF-8 are refused as invalid fields (PostgreSQL refuses them with an
+// error, which answered 500), and nothing is stored.
+func TestAppNameAndTokenLabelMustBeText(t *testing.T) {
+	fx := newFixture(t)
+	ctx := context.Background()
+	for _, bad := range []string{"Shop\x00", "Shop\xff"} {
+		if _, err := fx.svc.NewApp(ctx, bad, ""); checkout.ErrorCode(err) != checkout.EINVALID {
+			t.Errorf("app name %q: %v, want EINVALID", bad, err)
+		}
+		if _, err := fx.svc.UpdateApp(ctx, fx.app.ClientID, checkout.AppPatch{Name: &bad}); checkout.ErrorCode(err) != checkout.EINVALID {
+			t.Errorf("app rename %q: %v, want EINVALID", bad, err)
+		}
+		if _, _, err := fx.svc.NewToken(ctx, fx.app.ClientID, []checkout.Scope{checkout.ScopeAll}, bad, time.Time{}); checkout.ErrorCode(err) != checkout.EINVALID {
+			t.Errorf("token label %q: %v, want EINVALID", bad, err)
+		}
 	}
 }
