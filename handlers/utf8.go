@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -14,22 +15,22 @@ import (
 )
 
 // validUTF8 refuses a request whose path, query, urlencoded form, Idempotency-Key or
-// Authorization is not UTF-8 text, before any handler looks a value up. Such bytes can name
+// Authorization is not UTF-8 text (or holds a NUL), before any handler looks a value up. Such bytes can name
 // nothing Kassa stores (its ids and keys are text), and PostgreSQL rejects them in any
 // statement, which would otherwise surface as a 500: bad input gets a 4xx on either database.
 // JSON bodies need no check: encoding/json already replaces invalid bytes.
 func (s *Server) validUTF8(c *gin.Context) {
 	r := c.Request
-	if !utf8.ValidString(r.URL.Path) {
+	if !text(r.URL.Path) {
 		s.notFound(c)
 		return
 	}
-	if !utf8.ValidString(r.Header.Get("Authorization")) {
+	if !text(r.Header.Get("Authorization")) {
 		s.apiError(c, checkout.Errorf(checkout.EUNAUTHORIZED, "Unauthenticated"))
 		return
 	}
 	field := ""
-	if !utf8.ValidString(r.Header.Get("Idempotency-Key")) {
+	if !text(r.Header.Get("Idempotency-Key")) {
 		field = "Idempotency-Key"
 	}
 	for k, vs := range r.URL.Query() {
@@ -61,7 +62,7 @@ func (s *Server) validUTF8(c *gin.Context) {
 	}
 	if isAPI(c) {
 		s.apiError(c, &checkout.Error{Code: checkout.EINVALID, Message: "The request has invalid fields.",
-			Fields: map[string]string{field: "must be UTF-8 text"}})
+			Fields: map[string]string{field: "must be UTF-8 text without NUL"}})
 		return
 	}
 	t := tr(c)
@@ -72,12 +73,16 @@ func (s *Server) validUTF8(c *gin.Context) {
 // Kassa's, and little enough to hold in memory.
 const maxFormCheck = 1 << 20
 
+// text reports whether v is text a database column can hold: UTF-8 without NUL (PostgreSQL
+// refuses either).
+func text(v string) bool { return utf8.ValidString(v) && !strings.ContainsRune(v, 0) }
+
 func validAll(k string, vs []string) bool {
-	if !utf8.ValidString(k) {
+	if !text(k) {
 		return false
 	}
 	for _, v := range vs {
-		if !utf8.ValidString(v) {
+		if !text(v) {
 			return false
 		}
 	}

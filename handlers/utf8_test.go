@@ -8,7 +8,7 @@ import (
 	"github.com/kassa-pay/kassa/db/dbtest"
 )
 
-// TestInvalidUTF8NeverA500: bytes that are not UTF-8 in a path, a query, a form, an
+// TestInvalidUTF8NeverA500: bytes that are not UTF-8 (or a NUL) in a path, a query, a form, an
 // Idempotency-Key or a bearer token are bad input. PostgreSQL refuses such text in any
 // statement, so without a check they reached the database and answered 500; they must be
 // answered 4xx on either database and change nothing.
@@ -45,6 +45,11 @@ func TestInvalidUTF8NeverA500(t *testing.T) {
 				{"checkout page", "GET", "/checkout/pay_%FF", "", nil},
 				{"return", "GET", "/checkout/pay_%FF/return/att_%FE", "", nil},
 				{"link page", "GET", "/l/plink_%FF", "", nil},
+				{"NUL in a path", "GET", "/checkout/pay_%00", "", nil},
+				{"NUL in a link path", "GET", "/l/plink_%00", "", nil},
+				{"NUL in an API path", "GET", "/api/payment/pay_%00", "", []string{"Authorization", bearer}},
+				{"NUL in a form", "POST", "/oauth/token", "grant_type=client_credentials&client_id=a%00&client_secret=x",
+					[]string{"Content-Type", "application/x-www-form-urlencoded"}},
 				{"link QR", "GET", "/l/plink_%FF/qr.svg", "", nil},
 				{"payment API", "GET", "/api/payment/pay_%FF", "", []string{"Authorization", bearer}},
 				{"refunds API", "POST", "/api/payment/pay_%FF/refunds", "{}", []string{"Authorization", bearer, "Content-Type", "application/json"}},
