@@ -221,6 +221,9 @@ func (s *Service) Apps(ctx context.Context) ([]App, error) { return s.Store.List
 
 // App returns the application with clientID.
 func (s *Service) App(ctx context.Context, clientID string) (*App, error) {
+	if !storableText(clientID) { // names no application, and PostgreSQL would refuse the lookup
+		return nil, Errorf(ENOTFOUND, "No application has Client ID %q.", clientID)
+	}
 	a, err := s.Store.FindApp(ctx, clientID)
 	if errors.Is(err, ErrNotFound) {
 		return nil, Errorf(ENOTFOUND, "No application has Client ID %q.", clientID)

@@ -60,6 +60,12 @@ func TestInvalidUTF8NeverA500(t *testing.T) {
 				{"oauth form", "POST", "/oauth/token", "grant_type=client_credentials&client_id=%FF&client_secret=x",
 					[]string{"Content-Type", "application/x-www-form-urlencoded"}},
 			}
+			dash := "Bearer " + e.dashboardToken(t)
+			cases = append(cases, struct {
+				name, method, path, body string
+				hdr                      []string
+			}{"NUL in a JSON clientId", "POST", "/api/payment-links", `{"clientId": "x\u0000", "name": "Tea", "amount": 100, "currencyCode": "USD"}`,
+				[]string{"Authorization", dash, "Content-Type", "application/json"}})
 			for _, tc := range cases {
 				if got := do(tc.method, tc.path, tc.body, tc.hdr...); got >= 500 || got < 400 {
 					t.Errorf("%s: %s %s answered %d, want a 4xx", tc.name, tc.method, tc.path, got)
