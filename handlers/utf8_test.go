@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"encoding/base64"
 	"net/http"
 	"strings"
 	"testing"
@@ -66,6 +67,11 @@ func TestInvalidUTF8NeverA500(t *testing.T) {
 				hdr                      []string
 			}{"NUL in a JSON clientId", "POST", "/api/payment-links", `{"clientId": "x\u0000", "name": "Tea", "amount": 100, "currencyCode": "USD"}`,
 				[]string{"Authorization", dash, "Content-Type", "application/json"}})
+			cases = append(cases, struct {
+				name, method, path, body string
+				hdr                      []string
+			}{"basic auth", "POST", "/oauth/token", "grant_type=client_credentials",
+				[]string{"Content-Type", "application/x-www-form-urlencoded", "Authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte("ops\xff:secret"))}})
 			for _, tc := range cases {
 				if got := do(tc.method, tc.path, tc.body, tc.hdr...); got >= 500 || got < 400 {
 					t.Errorf("%s: %s %s answered %d, want a 4xx", tc.name, tc.method, tc.path, got)
