@@ -128,8 +128,8 @@ func (s *Service) NewToken(ctx context.Context, clientID string, scopes []Scope,
 	if !expiresAt.IsZero() && !expiresAt.After(s.now()) {
 		fe.add("expiresAt", "must be in the future")
 	}
-	if len(label) > 100 {
-		fe.add("label", "must be at most 100 characters")
+	if len(label) > 100 || !storableText(label) {
+		fe.add("label", "must be text of at most 100 characters")
 	}
 	if err := fe.err(); err != nil {
 		return "", nil, err
@@ -229,6 +229,9 @@ func (s *Service) Apps(ctx context.Context) ([]App, error) { return s.Store.List
 
 // App returns the application with clientID.
 func (s *Service) App(ctx context.Context, clientID string) (*App, error) {
+	if !storableText(clientID) { // names no application, and PostgreSQL would refuse the lookup
+		return nil, Errorf(ENOTFOUND, "No application has Client ID %q.", clientID)
+	}
 	a, err := s.Store.FindApp(ctx, clientID)
 	if errors.Is(err, ErrNotFound) {
 		return nil, Errorf(ENOTFOUND, "No application has Client ID %q.", clientID)

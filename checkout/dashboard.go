@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/kassa-pay/kassa/locale"
 )
@@ -50,7 +51,7 @@ func (s *Service) UpdateApp(ctx context.Context, clientID string, p AppPatch) (*
 func applyPatch(a *App, p AppPatch, checkURL func(string) string) error {
 	fe := fieldErrors{}
 	if p.Name != nil {
-		if n := strings.TrimSpace(*p.Name); n == "" || len(n) > 100 {
+		if n := strings.TrimSpace(*p.Name); n == "" || len(n) > 100 || !storableText(n) {
 			fe.add("name", "must be 1 to 100 characters")
 		} else {
 			a.Name = n
@@ -63,7 +64,7 @@ func applyPatch(a *App, p AppPatch, checkURL func(string) string) error {
 		a.WebhookURL = *p.WebhookURL
 	}
 	if p.DisplayName != nil {
-		if len(*p.DisplayName) > 100 || strings.ContainsAny(*p.DisplayName, "\r\n\x00") {
+		if len(*p.DisplayName) > 100 || strings.ContainsAny(*p.DisplayName, "\r\n\x00") || !utf8.ValidString(*p.DisplayName) {
 			fe.add("displayName", "must be a single line of at most 100 characters")
 		}
 		a.DisplayName = strings.TrimSpace(*p.DisplayName)
@@ -158,4 +159,10 @@ func (s *Service) ListPayments(ctx context.Context, q PaymentQuery) (PaymentPage
 		page.Payments = ps[:q.Limit]
 	}
 	return page, nil
+}
+
+// storableText reports whether v is text a database column can hold: UTF-8 without NUL
+// (PostgreSQL refuses either in TEXT).
+func storableText(v string) bool {
+	return utf8.ValidString(v) && !strings.ContainsRune(v, 0)
 }

@@ -19,4 +19,7 @@ type IdempotencyStore interface {
 	ClaimIdempotencyKey(ctx context.Context, clientID, key, requestHash string) (IdempotentRequest, error)
 	FinishIdempotencyKey(ctx context.Context, clientID, key string, status int, body []byte) error
 	ReleaseIdempotencyKey(ctx context.Context, clientID, key string) error
+	// ExtendIdempotencyKey renews the lease of a claim whose request is still running, so a
+	// slow request is not taken for a crashed one and run a second time.
+	ExtendIdempotencyKey(ctx context.Context, clientID, key string) error
 }

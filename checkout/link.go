@@ -23,7 +23,8 @@ import (
 //   - counting every payment created would let abandoned checkouts use the link up for good.
 //
 // So a shopper who presses "Continue to payment" holds one of the places until the payment is
-// paid (kept for good) or expires or is cancelled (given back). Link payments expire after
+// paid (kept for good) or expires or is cancelled (given back) and no attempt of it is still
+// live at a provider (one that is may still be paid, so it keeps the place). Link payments expire after
 // LinkPaymentTTL, so an abandoned place comes back soon. Two shoppers racing for the last place
 // cannot both get it: the store counts and inserts in one write transaction with the link's
 // row locked (LinkStore.CreateLinkPayment).
@@ -66,8 +67,8 @@ type LinkCounts struct {
 	Created int64
 	// Paid counts the payments that were paid (refunded ones included).
 	Paid int64
-	// Held counts the payments that hold one of MaxPayments' places: paid, or open and not
-	// past expiry.
+	// Held counts the payments that hold one of MaxPayments' places: paid, open and not
+	// past expiry, or with an attempt still live at a provider.
 	Held int64
 	// Collected is the amount of the paid payments, per currency.
 	Collected []Money

@@ -57,7 +57,11 @@ func (s *Service) NewOAuthClient(ctx context.Context, name string) (*OAuthClient
 // same EUNAUTHORIZED (RFC 6749's invalid_client).
 func (s *Service) IssueAccessToken(ctx context.Context, clientID, secret string) (Secret, time.Duration, error) {
 	bad := Errorf(EUNAUTHORIZED, "Client authentication failed.")
-	c, err := s.Store.FindOAuthClient(ctx, clientID)
+	var c *OAuthClient
+	err := ErrNotFound // an id that is not storable text names no client (and PostgreSQL would refuse it)
+	if storableText(clientID) {
+		c, err = s.Store.FindOAuthClient(ctx, clientID)
+	}
 	if errors.Is(err, ErrNotFound) {
 		hashSecret(secret) // spend the same time as a known client
 		return "", 0, bad

@@ -456,6 +456,16 @@ func (s *Service) finishRefund(ctx context.Context, r *Refund, to RefundStatus, 
 	if err != nil {
 		return err
 	}
+	if to == RefundFailed {
+		// A provider reversal reported while this refund was pending was held back as
+		// possibly this refund (see RecordProviderReversal): read the order again, so a
+		// reversal it does not explain is recorded now.
+		if a, ferr := s.Store.FindAttempt(ctx, r.AttemptID); ferr == nil && a.Status == AttemptPaid {
+			if verr := s.verifyShared(ctx, a, verifyOpts{evenPaid: true}); verr != nil {
+				s.log().WarnContext(ctx, "order not read again after a failed refund", "refund", r.ID, "err", verr)
+			}
+		}
+	}
 	return s.reload(ctx, r)
 }
 
@@ -493,6 +503,17 @@ func settle(p *Payment, cur Refund, to RefundStatus, providerRef, reason string,
 	c.Events = []Event{{PaymentID: p.ID, AttemptID: cur.AttemptID, Type: ev, CreatedAt: now,
 		Data: map[string]any{"refund": done.EventData(), "refundedAmount": refunded}}}
 	return c
+}
+
+// pendingOn is what refunds asked of the provider and not yet answered hold of attempt id.
+func (p *Payment) pendingOn(id string) int64 {
+	var n int64
+	for _, r := range p.Refunds {
+		if r.AttemptID == id && r.Status == RefundPending {
+			n += r.Amount
+		}
+	}
+	return n
 }
 
 // succeededOn is what succeeded refunds gave back of attempt id.
@@ -614,7 +635,11 @@ func (s *Service) RecordProviderReversal(ctx context.Context, paymentID, attempt
 			// Money that never arrived cannot be reversed: nothing to record.
 			return RefundChange{}, errSettled
 		}
-		n := min(amount, a.Amount) - p.succeededOn(attemptID)
+		// A refund asked of the provider and not yet answered is known too: the reversal
+		// reported is most likely that refund, which would otherwise be counted twice when
+		// it succeeds. Should it fail instead, the order is read again (see finishRefund)
+		// and the reversal recorded then.
+		n := min(amount, a.Amount) - p.succeededOn(attemptID) - p.pendingOn(attemptID)
 		if n <= 0 {
 			return RefundChange{}, errSettled
 		}

@@ -98,3 +98,12 @@ func (db *DB) ReleaseIdempotencyKey(ctx context.Context, clientID, key string) e
 		clientID, key)
 	return err
 }
+
+// ExtendIdempotencyKey renews the lease of an unfinished claim for another IdempotencyLease:
+// the request holding it is still running (see handlers' idempotent), so a retry must keep
+// answering "still being processed" instead of taking the key over and running again.
+func (db *DB) ExtendIdempotencyKey(ctx context.Context, clientID, key string) error {
+	_, err := db.exec(ctx, `UPDATE idempotency_keys SET lease_until = ? WHERE client_id = ? AND key = ? AND response_status IS NULL`,
+		ms(db.now().Add(IdempotencyLease)), clientID, key)
+	return err
+}

@@ -116,6 +116,11 @@ func (db *DB) ListLinks(ctx context.Context, clientID string, limit int) ([]chec
 // paid, for a link's counters or for its limit.
 var paidStatuses = []any{string(checkout.PaymentPaid), string(checkout.PaymentRefunded), string(checkout.PaymentPartiallyRefunded)}
 
+// liveAttemptSQL is true for a payment with an attempt that may still collect money (it holds
+// its live slot, see migration 0004): such a payment holds its link's place even past its
+// expiry, since the provider may still report it paid.
+const liveAttemptSQL = `EXISTS (SELECT 1 FROM attempts WHERE attempts.payment_id = payments.id AND attempts.live_key IS NOT NULL)`
+
 // countLinks fills the links' counters with one grouped query over their payments.
 func (db *DB) countLinks(ctx context.Context, links []*checkout.Link) error {
 	if len(links) == 0 {
@@ -131,7 +136,7 @@ func (db *DB) countLinks(ctx context.Context, links []*checkout.Link) error {
 		args = append(args, l.ID)
 	}
 	rows, err := db.read.QueryContext(ctx, `SELECT link_id, currency, COUNT(*),
-		SUM(CASE WHEN status IN (`+placeholders(len(paidStatuses))+`) OR (status = ? AND expires_at > ?) THEN 1 ELSE 0 END),
+		SUM(CASE WHEN status IN (`+placeholders(len(paidStatuses))+`) OR (status = ? AND expires_at > ?) OR `+liveAttemptSQL+` THEN 1 ELSE 0 END),
 		SUM(CASE WHEN status IN (`+placeholders(len(paidStatuses))+`) THEN 1 ELSE 0 END),
 		SUM(CASE WHEN paid_at IS NOT NULL THEN amount ELSE 0 END)
 		FROM payments WHERE link_id IN (`+placeholders(len(links))+`) GROUP BY link_id, currency ORDER BY link_id, currency`, args...)
@@ -204,7 +209,7 @@ func (db *DB) CreateLinkPayment(ctx context.Context, p *checkout.Payment, ev che
 			args = append(args, string(checkout.PaymentOpen), ms(now))
 			var held int64
 			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM payments WHERE link_id = ?
-				AND (status IN (`+placeholders(len(paidStatuses))+`) OR (status = ? AND expires_at > ?))`, args...).Scan(&held); err != nil {
+				AND (status IN (`+placeholders(len(paidStatuses))+`) OR (status = ? AND expires_at > ?) OR `+liveAttemptSQL+`)`, args...).Scan(&held); err != nil {
 				return err
 			}
 			if held > maxPayments {

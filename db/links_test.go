@@ -172,3 +172,44 @@ func TestLinkPaymentRefusedWhenInactiveOrExpired(t *testing.T) {
 		t.Fatalf("%d payments stored", n)
 	}
 }
+
+// TestLinkPlaceHeldByLiveAttempt: a link payment past its expiry whose attempt is still live at
+// the provider (the shopper is on the provider's page, or a push waits on the phone) may still
+// be paid, so it keeps its place: a second shopper must not take it and sell the link beyond
+// maxPayments. The place comes back once the attempt ends.
+func TestLinkPlaceHeldByLiveAttempt(t *testing.T) {
+	svc, d, app := linkService(t)
+	ctx := context.Background()
+	l, err := svc.CreateLink(ctx, checkout.NewLink{ClientID: app.ClientID, Name: "One seat", Amount: 1500, Currency: "USD", MaxPayments: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := svc.PayLink(ctx, l.ID, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	a := &checkout.Attempt{ID: "att_live", PaymentID: first.ID, Provider: "onecheckout", Status: checkout.AttemptPending,
+		ProviderRef: "ord_1", Money: first.Money, CreatedAt: now, UpdatedAt: now}
+	if err := d.CreateAttempt(ctx, a, checkout.Event{PaymentID: first.ID, AttemptID: a.ID, Type: checkout.EventAttemptCreated, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Apply(ctx, checkout.Change{Payment: &checkout.PaymentChange{ID: first.ID,
+		From: []checkout.PaymentStatus{checkout.PaymentOpen}, To: checkout.PaymentExpired, At: now}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.PayLink(ctx, l.ID, 1); checkout.ClosedReason(err) != checkout.LinkHeld {
+		t.Fatalf("a second shopper took the place of an expired payment still being paid at the provider: %v", err)
+	}
+	if got, _ := svc.Link(ctx, l.ID); got.Counts.Held != 1 {
+		t.Fatalf("held %d, want 1", got.Counts.Held)
+	}
+	// The provider says the order expired: the place comes back.
+	if err := d.Apply(ctx, checkout.Change{Attempt: &checkout.AttemptChange{ID: a.ID, From: []checkout.AttemptStatus{checkout.AttemptPending},
+		To: checkout.AttemptExpired, Checks: -1, At: now}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.PayLink(ctx, l.ID, 1); err != nil {
+		t.Fatalf("after the attempt ended, the place is not given back: %v", err)
+	}
+}

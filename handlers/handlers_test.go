@@ -52,8 +52,14 @@ func newEnv(t *testing.T) *env { t.Helper(); return newEnvWith(t, false) }
 // (for the provider-callback path, which Onecheckout does not have).
 func newEnvWith(t *testing.T, withEnKash bool) *env {
 	t.Helper()
+	return newEnvOn(t, withEnKash, "sqlite:"+filepath.Join(t.TempDir(), "kassa.db"))
+}
+
+// newEnvOn is newEnvWith on the database at dbURL (SQLite or PostgreSQL).
+func newEnvOn(t *testing.T, withEnKash bool, dbURL string) *env {
+	t.Helper()
 	ctx := context.Background()
-	d, err := db.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "kassa.db"))
+	d, err := db.Open(ctx, dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -28,7 +29,8 @@ func (w *recordingWriter) Write(b []byte) (int, error) {
 // key with the same body within 24 hours replays the first successful response; the same key
 // with another body is 409; a second request while the first still runs is 409; a request
 // that failed is not stored, so a retry runs again. A claim is a lease of a minute
-// (db.IdempotencyLease), so a request that crashed frees its key soon.
+// (db.IdempotencyLease), renewed while the request runs, so a request that crashed frees its
+// key soon and a slow one is never run a second time beside itself.
 func (s *Server) idempotent(c *gin.Context) {
 	key := c.GetHeader("Idempotency-Key")
 	if key == "" || s.Idempotency == nil {
@@ -74,7 +76,9 @@ func (s *Server) idempotent(c *gin.Context) {
 	c.Request = c.Request.WithContext(ctx)
 	rec := &recordingWriter{ResponseWriter: c.Writer}
 	c.Writer = rec
+	stop := s.renewIdempotencyKey(ctx, clientID, key)
 	c.Next()
+	stop()
 	if status := rec.Status(); status >= 200 && status < 300 {
 		err = s.Idempotency.FinishIdempotencyKey(ctx, clientID, key, status, rec.body.Bytes())
 	} else {
@@ -83,4 +87,31 @@ func (s *Server) idempotent(c *gin.Context) {
 	if err != nil {
 		s.log().ErrorContext(ctx, "idempotency key not recorded", "err", err)
 	}
+}
+
+// renewIdempotencyKey renews the key's claim every IdempotencyRenew until the returned stop is
+// called (which waits for a renewal under way), so that a request outliving the lease keeps its
+// key.
+func (s *Server) renewIdempotencyKey(ctx context.Context, clientID, key string) (stop func()) {
+	every := s.IdempotencyRenew
+	if every <= 0 {
+		every = 15 * time.Second
+	}
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+				if err := s.Idempotency.ExtendIdempotencyKey(ctx, clientID, key); err != nil {
+					s.log().ErrorContext(ctx, "idempotency key not renewed", "err", err)
+				}
+			}
+		}
+	}()
+	return func() { close(quit); <-done }
 }

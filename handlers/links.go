@@ -49,6 +49,11 @@ func (s *Server) payLink(c *gin.Context) {
 	if !s.allowLinkPayment(c) {
 		return
 	}
+	form, done := s.claimLinkForm(c)
+	if done {
+		return
+	}
+	defer form.release()
 	l, ok := s.openLink(c)
 	if !ok {
 		return
@@ -68,6 +73,7 @@ func (s *Server) payLink(c *gin.Context) {
 	p, err := s.Checkout.PayLink(c.Request.Context(), l.ID, q)
 	switch {
 	case err == nil:
+		form.finish(p.ID)
 		c.Redirect(http.StatusSeeOther, "/checkout/"+p.ID)
 	case checkout.ErrorCode(err) == checkout.EINVALID:
 		t := s.shopperTranslator(c, l.ClientID)
@@ -146,6 +152,9 @@ func (s *Server) renderLink(c *gin.Context, status int, l *checkout.Link, quanti
 		CSRFField:   "csrf_token",
 		CSRFToken:   csrf.Token(c.Request),
 		Action:      "/l/" + l.ID,
+	}
+	if s.Idempotency != nil {
+		v.FormKey = linkFormKey()
 	}
 	if len(l.LineItems) > 1 || (len(l.LineItems) == 1 && l.LineItems[0].Quantity > 1) {
 		for _, li := range l.LineItems {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/gorilla/csrf"
@@ -36,6 +37,9 @@ type Server struct {
 	RateLimit *RateLimiter
 	// Idempotency keeps Idempotency-Key responses; nil disables the header.
 	Idempotency checkout.IdempotencyStore
+	// IdempotencyRenew is how often a running request renews its key's claim (default 15 s,
+	// well within the store's lease of a minute).
+	IdempotencyRenew time.Duration
 	// LinkPayments limits the payments created from payment links per client address; nil
 	// disables it.
 	LinkPayments *RateLimiter
@@ -98,7 +102,7 @@ func (s *Server) engine() *gin.Engine {
 		s.log().Error("trusted proxies ignored: the client address is the TCP peer's", "err", err)
 		_ = r.SetTrustedProxies(nil)
 	}
-	r.Use(s.requestID, s.logRequests, observeRequests, s.chooseLanguage, s.recoverPanics, securityHeaders)
+	r.Use(s.requestID, s.logRequests, observeRequests, s.chooseLanguage, s.recoverPanics, securityHeaders, s.validUTF8)
 	r.NoRoute(s.notFound)
 	r.NoMethod(func(c *gin.Context) {
 		if isAPI(c) {

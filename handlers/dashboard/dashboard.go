@@ -37,6 +37,9 @@ type Handler struct {
 	// ClientAddress is the address sign-in failures are counted by; nil uses gin's
 	// ClientIP, which believes X-Forwarded-For only from the engine's trusted proxies.
 	ClientAddress func(*gin.Context) string
+	// IdempotencyRenew is how often a running refund renews its form key's claim (default
+	// 15 s, within the store's lease of a minute).
+	IdempotencyRenew time.Duration
 }
 
 // CookieName is the dashboard session's cookie.

@@ -36,6 +36,7 @@ type env struct {
 	app      *checkout.App
 	email    string
 	password string
+	dash     *dashboard.Handler
 }
 
 func newEnv(t *testing.T) *env { t.Helper(); return newEnvWith(t, nil) }
@@ -62,6 +63,7 @@ func newEnvWith(t *testing.T, configure func(*handlers.Server)) *env {
 	if configure != nil {
 		configure(s)
 	}
+	e.dash = s.Dashboard
 	h = s.Handler()
 	if e.app, err = e.svc.NewApp(ctx, "Shop", ""); err != nil {
 		t.Fatal(err)

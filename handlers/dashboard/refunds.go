@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -73,6 +75,34 @@ func formKey() string {
 	return hex.EncodeToString(b)
 }
 
+// renewKey renews the form key's claim while the refund runs, until stop is called, so a
+// refund slower than the store's lease is not taken for a crashed one and made again when the
+// form is sent once more.
+func (h *Handler) renewKey(c *gin.Context, idem checkout.IdempotencyStore, clientID, key string) (stop func()) {
+	every := h.IdempotencyRenew
+	if every <= 0 {
+		every = 15 * time.Second
+	}
+	ctx := context.WithoutCancel(c.Request.Context())
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+				if err := idem.ExtendIdempotencyKey(ctx, clientID, key); err != nil {
+					h.log().ErrorContext(ctx, "dashboard refund form key not renewed", "err", err)
+				}
+			}
+		}
+	}()
+	return func() { close(quit); <-done }
+}
+
 func (h *Handler) logIdem(c *gin.Context, err error) {
 	if err != nil {
 		h.log().ErrorContext(c.Request.Context(), "dashboard refund form key not recorded", "err", err)
@@ -134,8 +164,13 @@ func (h *Handler) createRefund(c *gin.Context) {
 			return
 		}
 	}
+	stop := func() {}
+	if idem != nil {
+		stop = h.renewKey(c, idem, p.ClientID, key)
+	}
 	r, err := h.Checkout.CreateRefund(ctx, p.ID, checkout.NewRefund{Amount: amount, Reason: checkout.RefundReason(f.Reason),
 		Note: f.Note, RequestedBy: "operator:" + operator(c).Email})
+	stop()
 	if idem != nil {
 		if err != nil {
 			err2 := idem.ReleaseIdempotencyKey(ctx, p.ClientID, key)
