@@ -666,6 +666,11 @@ func cleanSessions(ctx context.Context, d *db.DB, log *slog.Logger) {
 			} else if n > 0 {
 				log.Info("expired sessions removed", "count", n)
 			}
+			if n, err := d.DeleteExpiredIdempotencyKeys(ctx); err != nil {
+				log.Error("idempotency key cleanup", "err", err)
+			} else if n > 0 {
+				log.Info("expired idempotency keys removed", "count", n)
+			}
 		}
 	}
 }

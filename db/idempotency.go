@@ -107,3 +107,14 @@ func (db *DB) ExtendIdempotencyKey(ctx context.Context, clientID, key string) er
 		ms(db.now().Add(IdempotencyLease)), clientID, key)
 	return err
 }
+
+// DeleteExpiredIdempotencyKeys forgets keys first used more than IdempotencyTTL ago, whose
+// answers are no longer replayed, and returns how many. Without it every key ever sent (API
+// keys, dashboard and payment-link form keys) would stay for good.
+func (db *DB) DeleteExpiredIdempotencyKeys(ctx context.Context) (int64, error) {
+	res, err := db.exec(ctx, `DELETE FROM idempotency_keys WHERE created_at < ?`, ms(db.now().Add(-IdempotencyTTL)))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}

@@ -81,3 +81,30 @@ func TestOneLiveAttemptPerPaymentProviderMethod(t *testing.T) {
 		t.Fatalf("once the first was declined: %v", err)
 	}
 }
+
+// Keys older than the replay window are forgotten by the cleanup job; younger ones stay.
+func TestExpiredIdempotencyKeysDeleted(t *testing.T) {
+	d, _ := open(t)
+	ctx := context.Background()
+	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	d.Now = func() time.Time { return now }
+	for _, k := range []string{"old-1", "old-2"} {
+		if _, err := d.ClaimIdempotencyKey(ctx, "app", k, "h"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now = now.Add(IdempotencyTTL - time.Minute)
+	if _, err := d.ClaimIdempotencyKey(ctx, "app", "young", "h"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.FinishIdempotencyKey(ctx, "app", "young", 201, []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(2 * time.Minute)
+	if n, err := d.DeleteExpiredIdempotencyKeys(ctx); err != nil || n != 2 {
+		t.Fatalf("deleted %d keys (%v), want the 2 older than %s", n, err, IdempotencyTTL)
+	}
+	if got, _ := d.ClaimIdempotencyKey(ctx, "app", "young", "h"); !got.Done {
+		t.Fatalf("the young key's answer is no longer replayed: %+v", got)
+	}
+}
