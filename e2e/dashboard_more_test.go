@@ -88,6 +88,7 @@ func waitStatus(t *testing.T, ctx context.Context, status string) {
 // its dashboard page (Amount, Reason, Refund) and becomes partially_refunded; a Onecheckout
 // payment's refund is manual until the operator presses Confirm, then it is refunded.
 func TestDashboardRefunds(t *testing.T) {
+	t.Parallel()
 	k := start(t)
 	ctx, pw := signInNoScript(t, k)
 
@@ -153,6 +154,7 @@ func TestDashboardRefunds(t *testing.T) {
 // its page: the URL, a QR code image that loads, and snippets holding the link's URL; a shopper
 // opening that URL sees the link.
 func TestDashboardPaymentLink(t *testing.T) {
+	t.Parallel()
 	k := start(t)
 	ctx, pw := signInNoScript(t, k)
 	do(t, ctx, chromedp.Click(`//nav//a[normalize-space(.)='Payment links']`))

@@ -36,6 +36,7 @@ func labelled(name string) string {
 // in, create an application, create a token through the dialog, use it (201), revoke it (401),
 // find a payment by its reference, open its timeline, sign out.
 func TestDashboard(t *testing.T) {
+	t.Parallel()
 	k := start(t)
 	pw := k.operator(t, "ops@example.com")
 	ctx := tab(t)
@@ -240,6 +241,7 @@ func checkAccessibility(t *testing.T, k *kassa, password, clientID, paymentID st
 // Content-Security-Policy lets it run, the shown-once token starts selected, and Copy copies
 // (or, where the clipboard is refused, says how to).
 func TestDashboardCopyScript(t *testing.T) {
+	t.Parallel()
 	k := start(t)
 	pw := k.operator(t, "ops@example.com")
 	ctx := tab(t)

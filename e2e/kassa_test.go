@@ -4,7 +4,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -15,11 +14,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/chromedp"
 
 	"github.com/kassa-pay/kassa/checkout"
@@ -46,12 +47,16 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	binary = filepath.Join(dir, "kassa")
+	// The binary builds while the browser starts.
 	build := exec.Command("go", "build", "-o", binary, "..")
 	build.Env = append(os.Environ(), "CGO_ENABLED=1")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building kassa: %v\n%s", err, out)
+	var buildOut bytes.Buffer
+	build.Stdout, build.Stderr = &buildOut, &buildOut
+	if err := build.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "building kassa:", err)
 		return 1
 	}
+	defer build.Wait() // only when returning early
 	chrome := os.Getenv("KASSA_CHROMIUM")
 	if chrome == "" {
 		chrome = "/usr/bin/chromium"
@@ -79,6 +84,10 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e: starting Chromium:", err)
 		return 1
 	}
+	if err := build.Wait(); err != nil {
+		fmt.Fprintf(os.Stderr, "building kassa: %v\n%s", err, buildOut.String())
+		return 1
+	}
 	return m.Run()
 }
 
@@ -88,7 +97,10 @@ type kassa struct {
 	dbPath string
 	token  string
 	client string
-	logs   *bytes.Buffer
+	// logs is the instance's output so far; it grows while the instance runs, so read it
+	// through proc (proc.output) in a running test.
+	logs *bytes.Buffer
+	proc *process
 }
 
 func freePort(t *testing.T) int {
@@ -101,12 +113,18 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// listening is the line serve prints once its listener is open and its database migrated:
+// from then on it answers (requests queue in the listener until it serves).
+var listening = regexp.MustCompile(`Kassa is listening on (http://\S+)`)
+
 // start runs the binary with a fresh database, creates a merchant application and a client
-// token through the CLI, and waits until the server answers.
+// token through the CLI, and waits until the server answers. The server listens on a port the
+// kernel picks (no other test can take it between a choice and the bind) and says which.
+// Tests that call start may run in parallel: each has its own process and database.
 func start(t *testing.T) *kassa {
 	t.Helper()
 	dir := t.TempDir()
-	k := &kassa{dbPath: filepath.Join(dir, "kassa.db"), logs: &bytes.Buffer{}}
+	k := &kassa{dbPath: filepath.Join(dir, "kassa.db")}
 	dbURL := "sqlite:" + k.dbPath
 
 	out := cli(t, "apps", "create", "--db", dbURL, "--name", "E2E shop")
@@ -120,47 +138,9 @@ func start(t *testing.T) *kassa {
 	k.client = app.ClientID
 	k.token = strings.TrimSpace(string(cli(t, "tokens", "create", "--db", dbURL, "--client-id", app.ClientID, "--scope", "*", "--label", "e2e")))
 
-	port := freePort(t)
-	k.URL = fmt.Sprintf("http://127.0.0.1:%d", port)
-	cmd := exec.Command(binary, "serve", "--addr", fmt.Sprintf("127.0.0.1:%d", port), "--reconcile-every", "500ms")
-	cmd.Env = append(os.Environ(), "KASSA_DATABASE_URL="+dbURL)
-	var mu sync.Mutex
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = pw, pw
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			mu.Lock()
-			k.logs.WriteString(sc.Text() + "\n")
-			mu.Unlock()
-		}
-	}()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		cmd.Wait()
-		pw.Close()
-		if t.Failed() {
-			mu.Lock()
-			t.Logf("kassa logs:\n%s", k.logs)
-			mu.Unlock()
-		}
-	})
-	for i := 0; ; i++ {
-		resp, err := http.Get(k.URL + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if i > 100 {
-			t.Fatalf("kassa did not start: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	k.proc = spawn(t, "kassa", []string{"KASSA_DATABASE_URL=" + dbURL}, "serve", "--addr", "127.0.0.1:0", "--reconcile-every", "500ms")
+	k.logs = &k.proc.logs
+	k.URL = k.proc.waitFor(t, listening, 30*time.Second)[1]
 	return k
 }
 
@@ -257,12 +237,35 @@ func (k *kassa) events(t *testing.T, paymentID, typ string) int {
 	return n
 }
 
-// tab opens a fresh browser tab (with its own cookies) for one test.
+// browserContexts holds each running test's browser context (see tab).
+var browserContexts sync.Map // *testing.T → cdp.BrowserContextID
+
+// tab opens a fresh browser tab for one test. The tabs of one test share their cookies, as
+// the tabs of one browser do, and tabs of different tests share nothing: each test gets a
+// browser context of its own (an incognito profile) with its first tab. Tests run in
+// parallel, each Kassa listens on 127.0.0.1, and cookies do not tell ports apart: in one
+// shared cookie jar, one test's session and CSRF cookies would replace another's. The browser
+// context is disposed of when the test ends, which also closes the connections Chromium kept
+// open to the test's Kassa (a server's graceful shutdown waits seconds for such sockets).
 func tab(t *testing.T) context.Context {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(browserCtx)
+	id, shared := browserContexts.Load(t)
+	opt := chromedp.WithNewBrowserContext()
+	if shared {
+		opt = chromedp.WithExistingBrowserContext(id.(cdp.BrowserContextID))
+	}
+	ctx, cancel := chromedp.NewContext(browserCtx, opt)
+	// The tabs close in the reverse order of their opening, so the first tab, which owns
+	// the browser context, closes last.
 	t.Cleanup(cancel)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	if !shared {
+		if err := chromedp.Do(ctx); err != nil { // open the tab and its browser context
+			t.Fatalf("browser: opening a tab: %v", err)
+		}
+		browserContexts.Store(t, chromedp.FromContext(ctx).BrowserContextID)
+		t.Cleanup(func() { browserContexts.Delete(t) })
+	}
+	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
 	t.Cleanup(cancelTimeout)
 	return ctx
 }
@@ -353,8 +356,10 @@ var journeys = []journey{
 }
 
 func TestPay(t *testing.T) {
+	t.Parallel()
 	for _, j := range journeys {
 		t.Run(j.Name, func(t *testing.T) {
+			t.Parallel()
 			k := start(t)
 			p := k.createPayment(t, j.Amount, j.Currency)
 			ctx := tab(t)
@@ -385,8 +390,10 @@ func TestPay(t *testing.T) {
 }
 
 func TestCancelThenPay(t *testing.T) {
+	t.Parallel()
 	for _, j := range journeys {
 		t.Run(j.Name, func(t *testing.T) {
+			t.Parallel()
 			k := start(t)
 			p := k.createPayment(t, j.Amount, j.Currency)
 			ctx := tab(t)
@@ -408,8 +415,10 @@ func TestCancelThenPay(t *testing.T) {
 }
 
 func TestDecline(t *testing.T) {
+	t.Parallel()
 	for _, j := range journeys {
 		t.Run(j.Name, func(t *testing.T) {
+			t.Parallel()
 			k := start(t)
 			p := k.createPayment(t, j.Amount, j.Currency)
 			ctx := tab(t)
@@ -428,8 +437,10 @@ func TestDecline(t *testing.T) {
 }
 
 func TestForgedReturn(t *testing.T) {
+	t.Parallel()
 	for _, j := range journeys {
 		t.Run(j.Name, func(t *testing.T) {
+			t.Parallel()
 			k := start(t)
 			p := k.createPayment(t, j.Amount, j.Currency)
 			ctx := tab(t)
@@ -457,8 +468,10 @@ func TestForgedReturn(t *testing.T) {
 }
 
 func TestRacingReturns(t *testing.T) {
+	t.Parallel()
 	for _, j := range journeys {
 		t.Run(j.Name, func(t *testing.T) {
+			t.Parallel()
 			k := start(t)
 			p := k.createPayment(t, j.Amount, j.Currency)
 			ctx := tab(t)
@@ -517,6 +530,7 @@ func completeOverHTTP(t *testing.T, payPage, action string) string {
 // shows a page that refreshes itself, and the payment is final once the simulated phone
 // answers the prompt.
 func TestMobileMoneyPush(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		answer string // the simulated phone's button
 		method string
@@ -527,6 +541,7 @@ func TestMobileMoneyPush(t *testing.T) {
 		{"Decline", "TNM Mpamba", "+265 888 123 456", "declined"},
 	} {
 		t.Run(tc.answer, func(t *testing.T) {
+			t.Parallel()
 			k := start(t)
 			p := k.createPayment(t, 4500000, "MWK")
 			ctx := tab(t)

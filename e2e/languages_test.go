@@ -46,6 +46,7 @@ func containing(s string) string {
 }
 
 func TestPayInChichewa(t *testing.T) {
+	t.Parallel()
 	k := start(t)
 	p := k.createPayment(t, 4500000, "MWK")
 	ctx := ownTab(t)
@@ -80,6 +81,7 @@ func TestPayInChichewa(t *testing.T) {
 }
 
 func TestPayInHindi(t *testing.T) {
+	t.Parallel()
 	k := start(t)
 	p := k.createPayment(t, 199907, "INR")
 	ctx := ownTab(t)
@@ -141,6 +143,7 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 // a label, the submit button has a name, and nothing is wider than the screen (longer words
 // must wrap, not overflow). With KASSA_SCREENSHOTS set, saves lang-<code>-360.png there.
 func TestCheckoutAccessibleInEveryLanguage(t *testing.T) {
+	t.Parallel()
 	k := start(t)
 	p := k.createPayment(t, 4500000, "MWK")
 	ctx := ownTab(t)

@@ -44,6 +44,7 @@ type apiLink struct {
 // lands on the link's page with 2 filled in, changes it to 3, continues to payment, pays at the
 // sandbox and is thanked; the link's counters then show one paid payment of three times the price.
 func TestPaymentLinkWithoutJavaScript(t *testing.T) {
+	t.Parallel()
 	k := start(t)
 	var l apiLink
 	if status := k.api(t, "POST", "/api/payment-links", map[string]any{

@@ -21,6 +21,7 @@ import (
 // retried by Go's transport because the push carries X-Idempotency-Key, and OneKhusa replays
 // its answer, so that fault never even reaches Kassa's domain.)
 func TestLostPushAnswerIsConfirmed(t *testing.T) {
+	t.Parallel()
 	k := start(t)
 	p := k.createPayment(t, 502_00, "MWK")
 	ctx := tab(t)
@@ -53,6 +54,7 @@ func TestLostPushAnswerIsConfirmed(t *testing.T) {
 // mobile-money push, several at once. One push reaches the phone; every call answers with the
 // same attempt.
 func TestConcurrentInstructionsPushOnce(t *testing.T) {
+	t.Parallel()
 	k := start(t)
 	p := k.createPayment(t, 4500000, "MWK")
 	const n = 5
@@ -100,6 +102,7 @@ func TestConcurrentInstructionsPushOnce(t *testing.T) {
 // back (the tab was closed). Reopening the checkout link shows the thank-you page, not the
 // choice of providers again: Kassa asks Onecheckout before offering Pay.
 func TestReopenedCheckoutFindsPayment(t *testing.T) {
+	t.Parallel()
 	k := start(t)
 	p := k.createPayment(t, 6197, "USD")
 	ctx := tab(t)

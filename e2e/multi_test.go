@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"html"
@@ -12,8 +10,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -36,15 +32,22 @@ import (
 // different instances.
 
 // balancer is a tiny round-robin reverse proxy. Every answer names the instance that gave it
-// (X-Test-Instance), and counts per instance let a test see the load was spread.
+// (X-Test-Instance), and counts per instance let a test see the load was spread. A request
+// naming its shopper (X-Test-Shopper, as httpShopper's do) goes to the instance after the one
+// that shopper's previous request went to: with several shoppers at once, one shared rotation
+// could hand all of one shopper's requests to the same instance.
 type balancer struct {
 	mu       sync.Mutex
 	backends []*url.URL
 	down     []bool
 	next     int
+	last     map[string]int // shopper → the instance of its previous request
 	served   []int
+	// posts counts the POSTs each instance is answering; postDone is signalled when one ends.
+	posts    []int
+	postDone sync.Cond
 	// beforeForward, when set, is called with the instance chosen for each request.
-	beforeForward func(i int)
+	beforeForward func(i int, r *http.Request)
 	// failovers counts requests an instance failed (then retried elsewhere, or 502).
 	failovers atomic.Int32
 }
@@ -52,9 +55,14 @@ type balancer struct {
 func (b *balancer) add(u *url.URL) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.postDone.L = &b.mu
+	if b.last == nil {
+		b.last = map[string]int{}
+	}
 	b.backends = append(b.backends, u)
 	b.down = append(b.down, false)
 	b.served = append(b.served, 0)
+	b.posts = append(b.posts, 0)
 }
 
 // markDown takes instance i out of the rotation, as a load balancer's health check would.
@@ -64,27 +72,54 @@ func (b *balancer) markDown(i int) {
 	b.down[i] = true
 }
 
-// pick chooses the next instance up, round robin; a request naming a preferred instance
-// (X-Test-Prefer-Instance, sent by httpShopper) starts the search there instead, so that one
-// shopper's successive requests go round the instances whatever other shoppers do at the same
-// time.
-func (b *balancer) pick(prefer int) int {
+// drainPOSTs takes instance i out of the rotation and waits until it has answered the POSTs
+// it was handed, but own (the caller's own request, if it is one of them).
+func (b *balancer) drainPOSTs(i, own int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.down[i] = true
+	for b.posts[i] > own {
+		b.postDone.Wait()
+	}
+}
+
+func (b *balancer) pick(r *http.Request) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	shopper := r.Header.Get("X-Test-Shopper")
+	last, known := b.last[shopper]
 	for range b.backends {
-		i := b.next % len(b.backends)
-		if prefer >= 0 {
-			i = prefer % len(b.backends)
-			prefer++
+		var i int
+		if known {
+			last++
+			i = last % len(b.backends)
 		} else {
+			i = b.next % len(b.backends)
 			b.next++
 		}
 		if !b.down[i] {
+			if shopper != "" {
+				b.last[shopper] = i
+			}
 			b.served[i]++
+			if r.Method == http.MethodPost {
+				b.posts[i]++
+			}
 			return i
 		}
 	}
 	return -1
+}
+
+// answered records that instance i finished answering r.
+func (b *balancer) answered(i int, r *http.Request) {
+	if r.Method != http.MethodPost {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.posts[i]--
+	b.postDone.Broadcast()
 }
 
 // counts returns how many requests each instance has served so far.
@@ -94,7 +129,7 @@ func (b *balancer) counts() []int {
 	return append([]int(nil), b.served...)
 }
 
-func (b *balancer) setBeforeForward(f func(i int)) {
+func (b *balancer) setBeforeForward(f func(i int, r *http.Request)) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.beforeForward = f
@@ -105,20 +140,17 @@ func (b *balancer) setBeforeForward(f func(i int)) {
 // is safe to repeat), anything else answers 502 and the client decides, as behind a real
 // load balancer.
 func (b *balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	prefer, err := strconv.Atoi(r.Header.Get("X-Test-Prefer-Instance"))
-	if err != nil || prefer < 0 {
-		prefer = -1
-	}
-	i := b.pick(prefer)
+	i := b.pick(r)
 	if i < 0 {
 		http.Error(w, "no instance up", http.StatusBadGateway)
 		return
 	}
+	defer b.answered(i, r)
 	b.mu.Lock()
 	before := b.beforeForward
 	b.mu.Unlock()
 	if before != nil {
-		before(i)
+		before(i, r)
 	}
 	proxy := &httputil.ReverseProxy{
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
@@ -142,61 +174,6 @@ func (b *balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	proxy.ServeHTTP(w, r)
 }
 
-// process is a child process of the test, with its output kept for a failure report.
-type process struct {
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	logs bytes.Buffer
-}
-
-func spawn(t *testing.T, name string, env []string, args ...string) *process {
-	t.Helper()
-	p := &process{cmd: exec.Command(binary, args...)}
-	p.cmd.Env = append(os.Environ(), env...)
-	pr, pw := io.Pipe()
-	p.cmd.Stdout, p.cmd.Stderr = pw, pw
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.logs.WriteString(sc.Text() + "\n")
-			p.mu.Unlock()
-		}
-	}()
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		p.cmd.Process.Signal(os.Interrupt)
-		p.cmd.Wait()
-		pw.Close()
-		if t.Failed() {
-			p.mu.Lock()
-			t.Logf("%s logs:\n%s", name, p.logs.String())
-			p.mu.Unlock()
-		}
-	})
-	return p
-}
-
-func waitHealthy(t *testing.T, base string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not start: %v", base, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // cluster is the running setup.
 type cluster struct {
 	*kassa    // the merchant's view: URL is the load balancer's
@@ -214,9 +191,8 @@ func startCluster(t *testing.T) *cluster {
 	front := httptest.NewServer(c.lb)
 	t.Cleanup(front.Close)
 
-	sandboxURL := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	spawn(t, "sandbox", nil, "sandbox", "serve", "--addr", strings.TrimPrefix(sandboxURL, "http://"), "--kassa-url", front.URL)
-	waitHealthy(t, sandboxURL)
+	sandbox := spawn(t, "sandbox", nil, "sandbox", "serve", "--addr", "127.0.0.1:0", "--kassa-url", front.URL)
+	sandboxURL := sandbox.waitFor(t, regexp.MustCompile(`KASSA_SANDBOX_URL=(http://\S+)`), 30*time.Second)[1]
 
 	out := cli(t, "apps", "create", "--db", c.dbURL, "--name", "Multi shop")
 	clientID := regexp.MustCompile(`"clientId":"([^"]+)"`).FindSubmatch(out)
@@ -226,23 +202,37 @@ func startCluster(t *testing.T) *cluster {
 	c.kassa = &kassa{URL: front.URL, client: string(clientID[1])}
 	c.token = strings.TrimSpace(string(cli(t, "tokens", "create", "--db", c.dbURL, "--client-id", c.client, "--scope", "*")))
 
-	// The three start at once: their migrations and first-start settings must not race.
-	var started sync.WaitGroup
-	for range 3 {
-		addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-		p := spawn(t, "kassa "+addr, []string{
-			"KASSA_DATABASE_URL=" + c.dbURL, "KASSA_SANDBOX_URL=" + sandboxURL, "KASSA_BASE_URL=" + front.URL,
-			"KASSA_API_RATE_LIMIT=" + strconv.Itoa(clusterRateLimit), "KASSA_CLAIM_LEASE=5s", "KASSA_RECONCILE_EVERY=500ms",
-			// Every shopper here comes from loopback: the per-address limit of the public
-			// pages would count them all as one visitor (it has its own tests).
-			"KASSA_PUBLIC_RATE_LIMIT=0",
-		}, "serve", "--addr", addr)
-		c.instances = append(c.instances, p)
-		u, _ := url.Parse("http://" + addr)
-		c.lb.add(u)
-		started.Go(func() { waitHealthy(t, "http://"+addr) })
+	// The three start at once: their migrations and first-start settings must not race. Each
+	// listens on a port chosen just before (it prints the load balancer's URL, not its own):
+	// should another process take that port in between, the instance is started again on
+	// another one.
+	env := []string{"KASSA_DATABASE_URL=" + c.dbURL, "KASSA_SANDBOX_URL=" + sandboxURL, "KASSA_BASE_URL=" + front.URL,
+		"KASSA_API_RATE_LIMIT=" + strconv.Itoa(clusterRateLimit), "KASSA_CLAIM_LEASE=5s", "KASSA_RECONCILE_EVERY=500ms",
+		// Every shopper here comes from loopback: the per-address limit of the public pages
+		// would count them all as one visitor (it has its own tests).
+		"KASSA_PUBLIC_RATE_LIMIT=0"}
+	addrs := make([]string, 3)
+	spawnInstance := func(i int) *process {
+		addrs[i] = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		return spawn(t, "kassa "+addrs[i], env, "serve", "--addr", addrs[i])
 	}
-	started.Wait()
+	for i := range addrs {
+		c.instances = append(c.instances, spawnInstance(i))
+	}
+	for i := range addrs {
+		for try := 0; ; try++ {
+			_, err := c.instances[i].await(listening, 30*time.Second)
+			if err == nil {
+				break
+			}
+			if try == 2 || !strings.Contains(c.instances[i].output(), "address already in use") {
+				t.Fatal(err)
+			}
+			c.instances[i] = spawnInstance(i)
+		}
+		u, _ := url.Parse("http://" + addrs[i])
+		c.lb.add(u)
+	}
 	var err error
 	if c.store, err = db.Open(context.Background(), c.dbURL); err != nil {
 		t.Fatal(err)
@@ -270,28 +260,25 @@ func (c *cluster) paidEvents(t *testing.T, paymentID string) int {
 // httpShopper is a browser reduced to a cookie jar: it follows no redirect by itself, and
 // remembers which instances answered it.
 type httpShopper struct {
+	id        string
 	client    *http.Client
 	mu        sync.Mutex
 	instances map[string]bool
-	// turn is the instance this shopper's next request asks the balancer for.
-	turn int
 }
 
-// shoppers numbers the HTTP shoppers, so that their first requests start at different instances.
-var shoppers atomic.Int32
+// shoppers numbers httpShoppers for the balancer (X-Test-Shopper).
+var shoppers atomic.Int64
 
 func newHTTPShopper() *httpShopper {
 	jar, _ := cookiejar.New(nil)
-	return &httpShopper{instances: map[string]bool{}, turn: int(shoppers.Add(1)), client: &http.Client{Jar: jar, Timeout: 30 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	return &httpShopper{id: strconv.FormatInt(shoppers.Add(1), 10), instances: map[string]bool{},
+		client: &http.Client{Jar: jar, Timeout: 30 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
 func (s *httpShopper) do(t *testing.T, req *http.Request) (*http.Response, string) {
 	t.Helper()
-	s.mu.Lock()
-	req.Header.Set("X-Test-Prefer-Instance", strconv.Itoa(s.turn))
-	s.turn++
-	s.mu.Unlock()
+	req.Header.Set("X-Test-Shopper", s.id)
 	resp, err := s.client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
@@ -371,6 +358,7 @@ var providerCurrencies = []struct{ id, name, currency string }{
 }
 
 func TestSeveralInstancesBehindALoadBalancer(t *testing.T) {
+	t.Parallel()
 	c := startCluster(t)
 
 	t.Run("instances starting together set up once", func(t *testing.T) {
@@ -494,25 +482,53 @@ func TestSeveralInstancesBehindALoadBalancer(t *testing.T) {
 			abandoned = append(abandoned, p.ID)
 		}
 		// An instance claims the abandoned attempts' checks and dies before doing them: the
-		// test plays that instance, claiming them ahead of time (their first check is due 20 s
-		// after they were made) with a short lease, then going away.
-		dead, err := db.Open(context.Background(), c.dbURL)
+		// test plays that instance, claiming them ahead of time with a short lease, then going
+		// away. Their first check is due 20 s after they were made (a constant of the domain);
+		// the test moves it to 5 s from now, as if the time had passed, rather than wait. It
+		// stays in the future, so the live instances cannot take the checks before the claim.
+		ctx := context.Background()
+		due := time.Now().Add(5 * time.Second)
+		for _, id := range abandoned {
+			p, err := c.store.FindPayment(ctx, id)
+			if err != nil || len(p.Attempts) != 1 {
+				t.Fatalf("abandoned payment %s: %v, %d attempts", id, err, len(p.Attempts))
+			}
+			a := p.Attempts[0]
+			if err := c.store.Apply(ctx, checkout.Change{Attempt: &checkout.AttemptChange{ID: a.ID, From: []checkout.AttemptStatus{a.Status},
+				To: a.Status, Checks: -1, NextCheckAt: due, At: time.Now()}}); err != nil {
+				t.Fatalf("moving the first check of attempt %s: %v", a.ID, err)
+			}
+		}
+		dead, err := db.Open(ctx, c.dbURL)
 		if err != nil {
 			t.Fatal(err)
 		}
-		dead.Lease = 5 * time.Second
-		claimed, err := dead.DueAttempts(context.Background(), time.Now().Add(21*time.Second), 100)
+		dead.Lease = 3 * time.Second
+		claimed, err := dead.DueAttempts(ctx, due.Add(time.Second), 100)
 		dead.Close()
 		if err != nil || len(claimed) != len(abandoned) {
 			t.Fatalf("the doomed instance claimed %d attempts (%v), want the %d abandoned ones", len(claimed), err, len(abandoned))
 		}
 		// And a real instance dies mid-run, without a chance to tidy up: the balancer kills it
 		// as it hands it the fifth request of shoppers paying at the same time, then routes
-		// around it. Whatever it was doing, every one of those shoppers ends on Thank you.
+		// around it. Whatever GETs it was answering, every one of those shoppers ends on
+		// Thank you. The one thing it is not killed in the middle of is a POST: an instance
+		// dying while it creates an attempt leaves that attempt "creating", and its shopper,
+		// pressing Pay again, on the confirming page until the background work takes the
+		// attempt over two minutes later (checkout's and db's tests cover that takeover). So
+		// the balancer first lets the doomed instance finish the POSTs it was handed (taking
+		// it out of the rotation meanwhile), and forwards the request it is handed only once
+		// the process is gone.
 		var handed atomic.Int32
-		c.lb.setBeforeForward(func(i int) {
+		c.lb.setBeforeForward(func(i int, r *http.Request) {
 			if i == 2 && handed.Add(1) == 5 {
+				own := 0
+				if r.Method == http.MethodPost {
+					own = 1
+				}
+				c.lb.drainPOSTs(2, own)
 				c.instances[2].cmd.Process.Signal(syscall.SIGKILL)
+				<-c.instances[2].exited
 			}
 		})
 		var during []apiPayment
@@ -537,8 +553,8 @@ func TestSeveralInstancesBehindALoadBalancer(t *testing.T) {
 		c.lb.setBeforeForward(nil)
 		t.Logf("requests the dying instance failed: %d", c.lb.failovers.Load())
 
-		// The claims run out 26 s from now; then the two live instances' background work
-		// takes the checks over.
+		// The claims run out 9 s after they were made; then the two live instances'
+		// background work takes the checks over.
 		deadline := time.Now().Add(2 * time.Minute)
 		for _, id := range abandoned {
 			for {

@@ -116,6 +116,7 @@ type deliveriesAnswer struct {
 // while its deliveries wait for retries, Kassa starts again on the same database, the
 // endpoint comes up, and every event arrives, each under one webhook-id.
 func TestWebhooksSurviveSIGKILL(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	dbURL := "sqlite:" + filepath.Join(dir, "kassa.db")
 	hookAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t)) // nothing listens yet: connections are refused
@@ -231,6 +232,7 @@ func TestWebhooksSurviveSIGKILL(t *testing.T) {
 // TestDemoStoreShowsVerifiedWebhook is the newcomer's path after make run: buy in the demo
 // store, pay, continue to the merchant, and see the payment.paid webhook arrive, verified.
 func TestDemoStoreShowsVerifiedWebhook(t *testing.T) {
+	t.Parallel()
 	p := serveProcess(t, "sqlite:"+filepath.Join(t.TempDir(), "kassa.db"), "KASSA_WEBHOOK_ALLOW_PRIVATE=true")
 	ctx := tab(t)
 	do(t, ctx, chromedp.Navigate(p.URL+"/"),
