@@ -162,8 +162,17 @@ func (db *DB) FindPayment(ctx context.Context, id string) (*checkout.Payment, er
 	if err != nil {
 		return nil, err
 	}
-	p.Refunds, err = paymentRefunds(ctx, db.read, id)
+	if mayHaveRefunds(p.Status) {
+		p.Refunds, err = paymentRefunds(ctx, db.read, id)
+	}
 	return p, err
+}
+
+// mayHaveRefunds reports whether a payment in status s can have refunds: only a paid payment
+// is refunded, and none of its later statuses leads back, so the reads of every open, expired
+// or cancelled payment (most of a checkout's) skip the refunds query.
+func mayHaveRefunds(s checkout.PaymentStatus) bool {
+	return s == checkout.PaymentPaid || s == checkout.PaymentPartiallyRefunded || s == checkout.PaymentRefunded
 }
 
 const attemptColumns = `id, payment_id, provider, method, status, provider_ref, pay_url, amount, currency, error, checks,
