@@ -55,12 +55,8 @@ func scanLink(row interface{ Scan(...any) error }) (*checkout.Link, error) {
 	} else if err != nil {
 		return nil, err
 	}
-	var li []lineItem
-	if err := json.Unmarshal([]byte(lines), &li); err != nil {
+	if l.LineItems, err = decodeLineItems(lines); err != nil {
 		return nil, fmt.Errorf("db: payment link %s line items: %w", l.ID, err)
-	}
-	for _, x := range li {
-		l.LineItems = append(l.LineItems, checkout.LineItem(x))
 	}
 	if err := json.Unmarshal([]byte(meta), &l.Metadata); err != nil {
 		return nil, fmt.Errorf("db: payment link %s metadata: %w", l.ID, err)

@@ -48,19 +48,7 @@ func scanRefund(row interface{ Scan(...any) error }) (*checkout.Refund, error) {
 
 func queryRefunds(ctx context.Context, q queryer, where string, args ...any) ([]checkout.Refund, error) {
 	rows, err := q.QueryContext(ctx, `SELECT `+refundColumns+` FROM refunds `+where, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []checkout.Refund
-	for rows.Next() {
-		r, err := scanRefund(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *r)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanRefund)
 }
 
 // paymentRefunds loads a payment's refunds, oldest first.

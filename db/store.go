@@ -134,12 +134,8 @@ func scanPayment(row interface{ Scan(...any) error }) (*checkout.Payment, error)
 	} else if err != nil {
 		return nil, err
 	}
-	var li []lineItem
-	if err := json.Unmarshal([]byte(lines), &li); err != nil {
+	if p.LineItems, err = decodeLineItems(lines); err != nil {
 		return nil, fmt.Errorf("db: payment %s line items: %w", p.ID, err)
-	}
-	for _, l := range li {
-		p.LineItems = append(p.LineItems, checkout.LineItem(l))
 	}
 	if err := json.Unmarshal([]byte(customer), &p.Customer); err != nil {
 		return nil, fmt.Errorf("db: payment %s customer: %w", p.ID, err)
@@ -197,19 +193,38 @@ func scanAttempt(row interface{ Scan(...any) error }) (*checkout.Attempt, error)
 
 func (db *DB) queryAttempts(ctx context.Context, where string, args ...any) ([]checkout.Attempt, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT `+attemptColumns+` FROM attempts `+where, args...)
+	return collect(rows, err, scanAttempt)
+}
+
+// collect reads every row of a query's answer with scan and closes the rows; err is the
+// query's own error, so a call site reads collect(db.read.QueryContext(…)) in two lines.
+func collect[T any](rows *sql.Rows, err error, scan func(interface{ Scan(...any) error }) (*T, error)) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []checkout.Attempt
+	var out []T
 	for rows.Next() {
-		a, err := scanAttempt(rows)
+		v, err := scan(rows)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, *a)
+		out = append(out, *v)
 	}
 	return out, rows.Err()
+}
+
+// decodeLineItems reads the stored JSON of a payment's or a payment link's line items.
+func decodeLineItems(raw string) ([]checkout.LineItem, error) {
+	var li []lineItem
+	if err := json.Unmarshal([]byte(raw), &li); err != nil {
+		return nil, err
+	}
+	var out []checkout.LineItem
+	for _, l := range li {
+		out = append(out, checkout.LineItem(l))
+	}
+	return out, nil
 }
 
 // CreateAttempt implements checkout.Store.

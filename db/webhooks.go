@@ -71,19 +71,7 @@ func scanDelivery(row interface{ Scan(...any) error }) (*checkout.Delivery, erro
 
 func (db *DB) queryDeliveries(ctx context.Context, where string, args ...any) ([]checkout.Delivery, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM webhook_deliveries `+where, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []checkout.Delivery
-	for rows.Next() {
-		d, err := scanDelivery(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *d)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanDelivery)
 }
 
 // DueDeliveries implements checkout.WebhookStore.
