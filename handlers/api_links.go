@@ -3,7 +3,6 @@ package handlers
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -162,25 +161,9 @@ func (s *Server) createLink(c *gin.Context) {
 	if q := req.Quantity; q != nil {
 		n.Quantity = &checkout.LinkQuantity{Min: quantityField(q.Min, "quantity.min", fields), Max: quantityField(q.Max, "quantity.max", fields)}
 	}
-	if req.ExpiresAt != "" {
-		t, err := time.Parse(time.RFC3339, req.ExpiresAt)
-		if err != nil {
-			fields["expiresAt"] = "must be an RFC 3339 time such as 2026-01-02T15:04:05Z"
-		}
-		n.ExpiresAt = t
-	}
+	n.ExpiresAt = rfc3339Field(req.ExpiresAt, "expiresAt", fields)
 	if len(fields) > 0 {
-		// Report the domain's findings too, so the merchant sees every problem at once;
-		// nothing is created.
-		var e *checkout.Error
-		if errors.As(s.Checkout.ValidateLink(n), &e) {
-			for k, v := range e.Fields {
-				if _, ok := fields[k]; !ok {
-					fields[k] = v
-				}
-			}
-		}
-		s.apiError(c, &checkout.Error{Code: checkout.EINVALID, Message: "The request has invalid fields.", Fields: fields})
+		s.answerFieldErrors(c, fields, s.Checkout.ValidateLink(n))
 		return
 	}
 	l, err := s.Checkout.CreateLink(c.Request.Context(), n)

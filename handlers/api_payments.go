@@ -199,25 +199,9 @@ func (s *Server) createPayment(c *gin.Context) {
 			UnitAmount: intField(li.UnitAmount, f+".unitAmount", true, fields),
 		})
 	}
-	if req.ExpiresAt != "" {
-		t, err := time.Parse(time.RFC3339, req.ExpiresAt)
-		if err != nil {
-			fields["expiresAt"] = "must be an RFC 3339 time such as 2026-01-02T15:04:05Z"
-		}
-		n.ExpiresAt = t
-	}
+	n.ExpiresAt = rfc3339Field(req.ExpiresAt, "expiresAt", fields)
 	if len(fields) > 0 {
-		// Report the domain's findings too, so the merchant sees every problem at once;
-		// nothing is created.
-		var e *checkout.Error
-		if errors.As(s.Checkout.ValidatePayment(n), &e) {
-			for k, v := range e.Fields {
-				if _, ok := fields[k]; !ok {
-					fields[k] = v
-				}
-			}
-		}
-		s.apiError(c, &checkout.Error{Code: checkout.EINVALID, Message: "The request has invalid fields.", Fields: fields})
+		s.answerFieldErrors(c, fields, s.Checkout.ValidatePayment(n))
 		return
 	}
 	p, err := s.Checkout.CreatePayment(c.Request.Context(), n)
@@ -298,4 +282,32 @@ func (s *Server) cancelPayment(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, s.paymentJSON(p))
+}
+
+// rfc3339Field reads an optional RFC 3339 time field of a JSON body, recording a field error
+// (and answering the zero time) when it is not one.
+func rfc3339Field(v, field string, fields map[string]string) time.Time {
+	if v == "" {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		fields[field] = "must be an RFC 3339 time such as 2026-01-02T15:04:05Z"
+	}
+	return t
+}
+
+// answerFieldErrors answers 422 with the fields found wrong while reading a body and, beside
+// them, what the domain's validation (validated) finds, so that the merchant sees every
+// problem at once; nothing is created.
+func (s *Server) answerFieldErrors(c *gin.Context, fields map[string]string, validated error) {
+	var e *checkout.Error
+	if errors.As(validated, &e) {
+		for k, v := range e.Fields {
+			if _, ok := fields[k]; !ok {
+				fields[k] = v
+			}
+		}
+	}
+	s.apiError(c, &checkout.Error{Code: checkout.EINVALID, Message: "The request has invalid fields.", Fields: fields})
 }
