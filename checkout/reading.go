@@ -119,8 +119,17 @@ func (s *Service) outcomeUnknown(ctx context.Context, a *Attempt, reason string,
 // redirect attempt whose pay URL was never learnt is skipped: the shopper cannot have paid it.
 func (s *Service) Unconfirmed(ctx context.Context, paymentID string) (*Payment, *Attempt, error) {
 	p, err := s.Payment(ctx, paymentID)
-	if err != nil || p.Status != PaymentOpen {
-		return p, nil, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.unconfirmed(ctx, p)
+}
+
+// unconfirmed is Unconfirmed for a payment already read.
+func (s *Service) unconfirmed(ctx context.Context, p *Payment) (*Payment, *Attempt, error) {
+	paymentID := p.ID
+	if p.Status != PaymentOpen {
+		return p, nil, nil
 	}
 	var waiting *Attempt
 	checked := false
@@ -140,6 +149,7 @@ func (s *Service) Unconfirmed(ctx context.Context, paymentID string) (*Payment, 
 		}
 	}
 	if checked {
+		var err error
 		if p, err = s.Payment(ctx, paymentID); err != nil {
 			return nil, nil, err
 		}

@@ -306,7 +306,7 @@ func (s *Service) StartAttempt(ctx context.Context, paymentID string, c Choice) 
 	v, err, _ := s.flight.Do(key, func() (any, error) {
 		// The shared start outlives a shopper who hangs up: the provider order it may
 		// create must be recorded either way.
-		return s.startAttempt(context.WithoutCancel(ctx), p.ID, pr, c)
+		return s.startAttempt(context.WithoutCancel(ctx), p, pr, c)
 	})
 	if err != nil {
 		return nil, err
@@ -325,8 +325,11 @@ func (s *Service) payable(p *Payment) error {
 	return nil
 }
 
-func (s *Service) startAttempt(ctx context.Context, paymentID string, pr providers.Provider, c Choice) (*Attempt, error) {
-	p, waiting, err := s.Unconfirmed(ctx, paymentID)
+// startAttempt starts from the payment StartAttempt has just read: reading it again would only
+// cost time, since what keeps two orders from being made is the store's one live slot per
+// payment, provider and method, not this read.
+func (s *Service) startAttempt(ctx context.Context, p *Payment, pr providers.Provider, c Choice) (*Attempt, error) {
+	p, waiting, err := s.unconfirmed(ctx, p)
 	if err != nil {
 		return nil, err
 	}
