@@ -37,9 +37,11 @@ type OperatorStore interface {
 	SetOperatorPassword(ctx context.Context, id, hash string, at time.Time) error
 	DisableOperator(ctx context.Context, id string, at time.Time) error
 	TouchOperator(ctx context.Context, id string, at time.Time) error
-	// RecordSignInFailure notes one failure under each key, dropping failures older than
-	// forget; SignInFailures counts a key's failures since since.
-	RecordSignInFailure(ctx context.Context, keys []string, at, forget time.Time) error
+	// RecordSignInFailure notes one failure under each key for the sign-in attempt, dropping
+	// failures older than forget; ForgetSignInAttempt takes an attempt's notes back;
+	// SignInFailures counts a key's failures since since.
+	RecordSignInFailure(ctx context.Context, keys []string, attempt string, at, forget time.Time) error
+	ForgetSignInAttempt(ctx context.Context, attempt string) error
 	SignInFailures(ctx context.Context, key string, since time.Time) (int, error)
 	ClearSignInFailures(ctx context.Context, key string) error
 }
@@ -208,24 +210,29 @@ func addressKey(addr string) string  { return "address:" + addr }
 // and per address whether or not the account exists, so throttling reveals nothing either;
 // while either is throttled even the right password is refused.
 //
-// The count is read before the password check and the failure written after it, so the
-// account's and the address's sign-ins are serialised (always the account's lock first, so
-// two sign-ins never wait for each other's): a burst of parallel guesses is counted as the
-// same guesses sent one by one. The locks are this process's: N instances on one database
-// let a burst through at most N guesses at a time.
+// Each attempt is recorded as a failure before its password is checked, and counted after that
+// record is committed: of any number of attempts racing, on one instance or several sharing a
+// database, the one counting last sees them all, so no more than the limit get their password
+// checked. A right password takes its attempt's record back. Within a process the account's and
+// the address's sign-ins are also serialised (always the account's lock first), so a burst on one
+// instance is answered as if its guesses came one by one.
 func (s *Operators) SignIn(ctx context.Context, email, password, addr string) (*Operator, error) {
 	keys := []string{accountKey(email), addressKey(addr)}
 	defer s.locks.lock(keys[0])()
 	defer s.locks.lock(keys[1])()
 	now := s.now()
 	since := now.Add(-ThrottleWindow)
+	attempt := randomID(20)
+	if err := s.Store.RecordSignInFailure(ctx, keys, attempt, now, since); err != nil {
+		return nil, err
+	}
 	limits := []int{AccountFailureLimit, AddressFailureLimit}
 	for i, k := range keys {
 		n, err := s.Store.SignInFailures(ctx, k, since)
 		if err != nil {
 			return nil, err
 		}
-		if n >= limits[i] {
+		if n > limits[i] { // n counts this attempt too
 			return nil, ErrThrottled
 		}
 	}
@@ -240,10 +247,10 @@ func (s *Operators) SignIn(ctx context.Context, email, password, addr string) (*
 		CheckPassword(dummyHash(), password) // spend the same time as a known account
 	}
 	if !ok {
-		if err := s.Store.RecordSignInFailure(ctx, keys, now, since); err != nil {
-			return nil, err
-		}
-		return nil, ErrSignIn
+		return nil, ErrSignIn // its record stays: it is a failure
+	}
+	if err := s.Store.ForgetSignInAttempt(ctx, attempt); err != nil {
+		return nil, err
 	}
 	if err := s.Store.ClearSignInFailures(ctx, keys[0]); err != nil {
 		return nil, err

@@ -215,3 +215,50 @@ func TestSignInThrottleConcurrent(t *testing.T) {
 		t.Fatalf("%d guesses of a burst of %d had their password checked; the limit is %d", checked, burst, checkout.AccountFailureLimit)
 	}
 }
+
+// TestSignInThrottleAcrossInstances: two instances (each with its own in-process locks) on
+// one database take a burst of guesses for one account together; no more than the limit get
+// their password checked, because each attempt is recorded before it is counted.
+func TestSignInThrottleAcrossInstances(t *testing.T) {
+	one, _ := newOperators(t)
+	two := &checkout.Operators{Store: one.Store, Now: one.Now}
+	ctx := context.Background()
+	if _, _, err := one.Create(ctx, "ops@example.com", ""); err != nil {
+		t.Fatal(err)
+	}
+	const burst = 24
+	start := make(chan struct{})
+	errs := make(chan error, burst)
+	var wg sync.WaitGroup
+	for i := range burst {
+		ops := one
+		if i%2 == 1 {
+			ops = two
+		}
+		wg.Go(func() {
+			<-start
+			_, err := ops.SignIn(ctx, "ops@example.com", fmt.Sprintf("guess number %d", i), fmt.Sprintf("198.51.100.%d", i+1))
+			errs <- err
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	checked := 0
+	for err := range errs {
+		switch err {
+		case checkout.ErrSignIn:
+			checked++
+		case checkout.ErrThrottled:
+		default:
+			t.Fatalf("sign-in: %v", err)
+		}
+	}
+	if checked > checkout.AccountFailureLimit {
+		t.Fatalf("%d guesses of a burst of %d on two instances had their password checked; the limit is %d", checked, burst, checkout.AccountFailureLimit)
+	}
+	// The right password after the burst is refused too: the account is throttled.
+	if _, err := one.SignIn(ctx, "ops@example.com", "whatever", "203.0.113.9"); err != checkout.ErrThrottled {
+		t.Fatalf("after the burst: %v, want throttled", err)
+	}
+}

@@ -86,18 +86,24 @@ func (db *DB) TouchOperator(ctx context.Context, id string, at time.Time) error 
 }
 
 // RecordSignInFailure implements checkout.OperatorStore.
-func (db *DB) RecordSignInFailure(ctx context.Context, keys []string, at, forget time.Time) error {
+func (db *DB) RecordSignInFailure(ctx context.Context, keys []string, attempt string, at, forget time.Time) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM signin_failures WHERE at < ?`, ms(forget)); err != nil {
 			return err
 		}
 		for _, k := range keys {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO signin_failures (key, at) VALUES (?, ?)`, k, ms(at)); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO signin_failures (key, at, attempt) VALUES (?, ?, ?)`, k, ms(at), attempt); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+// ForgetSignInAttempt implements checkout.OperatorStore.
+func (db *DB) ForgetSignInAttempt(ctx context.Context, attempt string) error {
+	_, err := db.exec(ctx, `DELETE FROM signin_failures WHERE attempt = ?`, attempt)
+	return err
 }
 
 // SignInFailures implements checkout.OperatorStore.
