@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"net/http"
+	"net/mail"
 	"net/url"
 	"strings"
 	"time"
@@ -162,8 +163,9 @@ func (h *Handler) signIn(c *gin.Context) {
 			h.fail(c, err)
 			return
 		}
-		// An audit line for each refusal; never the password.
-		h.log().WarnContext(c.Request.Context(), "dashboard sign-in refused", "email", checkout.NormalizeEmail(email),
+		// An audit line for each refusal; never the password, nor what was typed as the email
+		// when it is not one (a password pasted into the wrong field).
+		h.log().WarnContext(c.Request.Context(), "dashboard sign-in refused", "email", loggableEmail(email),
 			"address", addr, "throttled", err == checkout.ErrThrottled)
 		v.Notice = views.Notice{Kind: "error", Text: checkout.ErrorMessage(err)}
 		render(c, status, views.SignInPage(v))
@@ -230,4 +232,14 @@ func (h *Handler) takeNotice(c *gin.Context) views.Notice {
 	}
 	text, _ := f[len(f)-1].(string)
 	return views.Notice{Kind: "success", Text: text}
+}
+
+// loggableEmail is the typed email for the audit log, or a placeholder when the text does not
+// look like an email address: operators paste passwords into the wrong field.
+func loggableEmail(typed string) string {
+	e := checkout.NormalizeEmail(typed)
+	if _, err := mail.ParseAddress(e); err != nil || strings.ContainsAny(e, " <>") {
+		return "(not an email address)"
+	}
+	return e
 }
