@@ -156,9 +156,17 @@ func TestPaidThenReversedBecomesRefunded(t *testing.T) {
 	if fx.events(t, p.ID, checkout.EventPaymentRefunded) != 1 {
 		t.Fatal("want one payment.refunded event")
 	}
+	// The reversal is a refund of its own, so the merchant sees how much went back and why.
+	if rs := v.Payment.Refunds; len(rs) != 1 || rs[0].Reason != checkout.ReasonProviderReversal ||
+		rs[0].Status != checkout.RefundSucceeded || rs[0].Amount != 2500 || v.Payment.RefundedAmount() != 2500 {
+		t.Fatalf("refunds after a reversal: %+v (refunded %d)", rs, v.Payment.RefundedAmount())
+	}
 	fx.svc.VerifyNotified(ctx, p.ID, a.ID)
 	if fx.events(t, p.ID, checkout.EventPaymentRefunded) != 1 || fx.events(t, p.ID, checkout.EventPaymentPaid) != 1 {
 		t.Fatal("a repeated reversal reading must not repeat the event or pay again")
+	}
+	if v, _ := fx.svc.Payment(ctx, p.ID); len(v.Refunds) != 1 {
+		t.Fatalf("a repeated reversal reading recorded %d refunds, want 1", len(v.Refunds))
 	}
 }
 

@@ -250,3 +250,19 @@ func TestConcurrentStartsMigrateOnce(t *testing.T) {
 		t.Fatalf("%d migrations recorded for %d files (%v)", n, len(files), err)
 	}
 }
+
+// A due attempt in review is still polled: review is a live state (a later correct reading
+// pays it), so the claim of due attempts must hand it out like a pending one.
+func TestReviewAttemptsAreClaimed(t *testing.T) {
+	d, _ := open(t)
+	p := seed(t, d)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	want := seedAttempts(t, d, p, 2, checkout.AttemptReview, now.Add(-time.Hour), now.Add(-time.Second))
+	got, err := d.DueAttempts(context.Background(), now, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("claimed %d due attempts in review, want %d", len(got), len(want))
+	}
+}
