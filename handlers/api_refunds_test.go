@@ -254,20 +254,23 @@ func TestRefundAPIErrors(t *testing.T) {
 func TestRefundBodyUnreadable(t *testing.T) {
 	e := newEnv(t)
 	id := e.paidVia(t, providers.Onecheckout, 10000, "USD")
-	conn, err := net.Dial("tcp", strings.TrimPrefix(e.srv.URL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	fmt.Fprintf(conn, "POST /api/payment/%s/refunds HTTP/1.1\r\nHost: kassa\r\nAuthorization: Bearer %s\r\n"+
-		"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", id, e.token)
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusBadRequest {
-		t.Errorf("status %d, want 400", resp.StatusCode)
+	// Without and with an Idempotency-Key (whose middleware reads the body first).
+	for _, extra := range []string{"", "Idempotency-Key: unreadable-1\r\n"} {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(e.srv.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "POST /api/payment/%s/refunds HTTP/1.1\r\nHost: kassa\r\nAuthorization: Bearer %s\r\n%s"+
+			"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", id, e.token, extra)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		conn.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%q: status %d, want 400", extra, resp.StatusCode)
+		}
 	}
 	if _, got := e.api(t, "GET", "/api/payment/"+id+"/refunds", e.token, ""); len(got["refunds"].([]any)) != 0 {
 		t.Errorf("refunds %v", got["refunds"])
