@@ -110,17 +110,29 @@ type createPaymentRequest struct {
 // Every JSON API body goes through it: a body with a key given twice is malformed (400), like
 // one with trailing data.
 func (s *Server) readJSON(c *gin.Context, v any) bool {
+	body, ok := readBody(c)
+	return ok && s.decodeJSON(c, body, v)
+}
+
+// readBody reads an API request's body, up to maxAPIBody, answering 413 or 400 itself when it
+// cannot.
+func readBody(c *gin.Context) ([]byte, bool) {
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxAPIBody))
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		c.AbortWithStatusJSON(http.StatusRequestEntityTooLarge, gin.H{"message": "Request body too large.", "code": "too_large"})
-		return false
+		return nil, false
 	} else if err != nil {
 		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"message": "Request body could not be read.", "code": "bad_request"})
-		return false
+		return nil, false
 	}
+	return body, true
+}
+
+// decodeJSON decodes body into v as readJSON does.
+func (s *Server) decodeJSON(c *gin.Context, body []byte, v any) bool {
 	dec := json.NewDecoder(bytes.NewReader(body))
-	err = dec.Decode(v)
+	err := dec.Decode(v)
 	if err == nil && dec.More() {
 		err = errors.New("trailing data")
 	}

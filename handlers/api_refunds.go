@@ -3,7 +3,6 @@ package handlers
 import (
 	"bytes"
 	"context"
-	"io"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -33,16 +32,14 @@ func (s *Server) createRefund(c *gin.Context) {
 		return
 	}
 	var req createRefundRequest
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxAPIBody))
-	if err != nil {
-		c.AbortWithStatusJSON(http.StatusRequestEntityTooLarge, gin.H{"message": "Request body too large.", "code": "too_large"})
+	body, ok := readBody(c)
+	if !ok {
 		return
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")
 	}
-	c.Request.Body = io.NopCloser(bytes.NewReader(body))
-	if !s.readJSON(c, &req) {
+	if !s.decodeJSON(c, body, &req) {
 		return
 	}
 	fields := map[string]string{}

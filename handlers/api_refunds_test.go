@@ -1,8 +1,10 @@
 package handlers_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -243,5 +245,34 @@ func TestRefundAPIErrors(t *testing.T) {
 		if !l.seen[must] {
 			t.Errorf("no live answer exercised %s", must)
 		}
+	}
+}
+
+// TestRefundBodyUnreadable: a refund request whose body cannot be read (broken chunked
+// encoding) is a bad request (400), as on every other JSON endpoint, not "too large" (413),
+// and refunds nothing.
+func TestRefundBodyUnreadable(t *testing.T) {
+	e := newEnv(t)
+	id := e.paidVia(t, providers.Onecheckout, 10000, "USD")
+	// Without and with an Idempotency-Key (whose middleware reads the body first).
+	for _, extra := range []string{"", "Idempotency-Key: unreadable-1\r\n"} {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(e.srv.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "POST /api/payment/%s/refunds HTTP/1.1\r\nHost: kassa\r\nAuthorization: Bearer %s\r\n%s"+
+			"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", id, e.token, extra)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		conn.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%q: status %d, want 400", extra, resp.StatusCode)
+		}
+	}
+	if _, got := e.api(t, "GET", "/api/payment/"+id+"/refunds", e.token, ""); len(got["refunds"].([]any)) != 0 {
+		t.Errorf("refunds %v", got["refunds"])
 	}
 }

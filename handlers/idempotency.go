@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
-	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -42,9 +41,8 @@ func (s *Server) idempotent(c *gin.Context) {
 			Fields: map[string]string{"Idempotency-Key": "must be at most 255 characters"}})
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxAPIBody))
-	if err != nil {
-		c.AbortWithStatusJSON(http.StatusRequestEntityTooLarge, gin.H{"message": "Request body too large.", "code": "too_large"})
+	body, ok := readBody(c)
+	if !ok {
 		return
 	}
 	c.Request.Body = io.NopCloser(bytes.NewReader(body))

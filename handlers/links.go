@@ -178,11 +178,7 @@ func (s *Server) allowLinkPayment(c *gin.Context) bool {
 	if ok {
 		return true
 	}
-	now := time.Now()
-	if s.LinkPayments.Now != nil {
-		now = s.LinkPayments.Now()
-	}
-	c.Header("Retry-After", strconv.Itoa(max(int(reset.Sub(now).Seconds())+1, 1)))
+	c.Header("Retry-After", strconv.Itoa(s.LinkPayments.retryAfter(reset)))
 	t := tr(c)
 	s.errorPage(c, http.StatusTooManyRequests, t.T("link.tooManyHeading"), t.T("link.tooManyText"))
 	return false

@@ -2,8 +2,11 @@ package dashboard_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -87,5 +90,37 @@ func TestRefundFormKeptBySlowRefund(t *testing.T) {
 	e.svc.Store = e.store
 	if got := e.payment(t, p.ID); len(got.Refunds) != 1 {
 		t.Fatalf("%d refunds from one form sent twice, want 1: %+v", len(got.Refunds), got.Refunds)
+	}
+}
+
+// TestRefundFormSentWhileFirstRuns: the form sent again while its first send is still being
+// served (a double click with JavaScript off shows the second answer) does not tell the
+// operator the refund was made: the first send may yet fail and give its key back.
+func TestRefundFormSentWhileFirstRuns(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser(t)
+	b.signIn()
+	p := e.paid(t, "D-11", 5000, "USD")
+	page := "/dashboard/payments/" + p.ID
+	m := refundKey.FindStringSubmatch(b.get(page).body)
+	if m == nil {
+		t.Fatal("the refund form has no key")
+	}
+	// The first send holds the key and has not finished.
+	sum := sha256.Sum256([]byte(p.ID + "\n10.00\nother\n"))
+	held, err := e.store.ClaimIdempotencyKey(context.Background(), p.ClientID, "dashboard:refund:"+m[1], hex.EncodeToString(sum[:]))
+	if err != nil || !held.Claimed {
+		t.Fatalf("claim: %+v %v", held, err)
+	}
+	if a := b.post(page+"/refunds", url.Values{"amount": {"10.00"}, "reason": {"other"}, "key": {m[1]}}); a.status != http.StatusSeeOther {
+		t.Fatalf("second send: %d", a.status)
+	}
+	got := b.get(page)
+	want(t, got, http.StatusOK, "still being made")
+	if strings.Contains(got.body, "the refund was made once") {
+		t.Error("the second send says the refund was made while the first send is still running")
+	}
+	if got := e.payment(t, p.ID); len(got.Refunds) != 0 {
+		t.Fatalf("refunds %+v", got.Refunds)
 	}
 }

@@ -158,8 +158,13 @@ func (h *Handler) createRefund(c *gin.Context) {
 		case !held.SameRequest:
 			again(nil, "The refund was not made: this form was already sent with other values. Check the refunds above before refunding again.")
 			return
-		case !held.Claimed:
+		case held.Done:
 			h.setNotice(c, "This refund form was already sent: the refund was made once, not twice.")
+			seeOther(c, "/dashboard/payments/"+url.PathEscape(p.ID))
+			return
+		case !held.Claimed:
+			// Its first send is still running and may yet fail: say so, not that it was made.
+			h.setNotice(c, "This refund form was already sent and its refund is still being made: check the refunds below before refunding again.")
 			seeOther(c, "/dashboard/payments/"+url.PathEscape(p.ID))
 			return
 		}
