@@ -276,3 +276,24 @@ func TestRefundBodyUnreadable(t *testing.T) {
 		t.Errorf("refunds %v", got["refunds"])
 	}
 }
+
+// A provider callback whose body cannot be read (a broken chunked encoding) is a 400, not a
+// 413 "too large": the provider is told the truth and may deliver it again.
+func TestCallbackBodyUnreadable(t *testing.T) {
+	e := newEnvWith(t, true)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(e.srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /callbacks/enkash HTTP/1.1\r\nHost: kassa\r\n"+
+		"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("status %d, want 400", resp.StatusCode)
+	}
+}

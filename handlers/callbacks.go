@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"errors"
-	"io"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -23,9 +22,8 @@ func (s *Server) providerCallback(c *gin.Context) {
 		c.AbortWithStatusJSON(http.StatusNotFound, gin.H{"message": "Unknown provider.", "code": checkout.ENOTFOUND})
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxAPIBody))
-	if err != nil {
-		c.AbortWithStatusJSON(http.StatusRequestEntityTooLarge, gin.H{"message": "Body too large.", "code": "too_large"})
+	body, ok := readBody(c) // 413 only when too large; a body that cannot be read is a 400
+	if !ok {
 		return
 	}
 	hint, err := recv.ReadCallback(ctx, c.Request.Header, body)
