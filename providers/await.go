@@ -38,3 +38,13 @@ func Await[T any](ctx context.Context, d time.Duration, f func() (T, error)) (T,
 		return zero, fmt.Errorf("%w: no answer within %s", ErrBusy, d)
 	}
 }
+
+// WaitAbandoned reports whether err, from Await, means the wait was given up — it ran out, or
+// the caller's ctx ended — rather than f failing: the call that needed f's result was then
+// never sent, and the provider is busy, not down.
+func WaitAbandoned(ctx context.Context, err error) bool {
+	if err == nil {
+		return false
+	}
+	return errors.Is(err, ErrBusy) || (ctx.Err() != nil && errors.Is(err, ctx.Err()))
+}

@@ -225,7 +225,7 @@ func (c *Client) call(ctx context.Context, op, method, path string, in, out any)
 				cp.Op = op + ": " + pe.Op
 				return &cp
 			}
-			if errors.Is(err, providers.ErrBusy) || ctx.Err() != nil {
+			if providers.WaitAbandoned(ctx, err) {
 				return c.fail(op, providers.ErrRateLimited, 0, "", "get token: not sent", err)
 			}
 			return c.fail(op, providers.ErrUnavailable, 0, "", "get token", err)

@@ -212,7 +212,7 @@ func (c *Client) authed(ctx context.Context, op, method, path string, body any) 
 		// A token fetch (a refresh, then perhaps a login) is waited for at most twice the
 		// timeout, however many calls queue behind it.
 		tok, err := providers.Await(ctx, 2*c.timeout, ts.Token)
-		if errors.Is(err, providers.ErrBusy) || (err != nil && ctx.Err() != nil) {
+		if providers.WaitAbandoned(ctx, err) {
 			return nil, &providers.Error{Provider: providers.KSPay, Op: op, Kind: providers.ErrRateLimited, Message: "get token: not sent", Err: err}
 		}
 		if err != nil {

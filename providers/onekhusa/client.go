@@ -284,8 +284,8 @@ func (c *Client) call(ctx context.Context, op, path, idempotencyKey string, in, 
 			if errors.As(err, &pe) {
 				return 0, err
 			}
-			if errors.Is(err, providers.ErrBusy) || ctx.Err() != nil {
-				return 0, c.fail(op, providers.ErrRateLimited, err)
+			if providers.WaitAbandoned(ctx, err) {
+				return 0, c.fail(op, providers.ErrRateLimited, fmt.Errorf("%w: get token: %w", providers.ErrNotSent, err))
 			}
 			return 0, c.fail(op, providers.ErrUnavailable, err)
 		}
