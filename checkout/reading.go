@@ -131,30 +131,32 @@ func (s *Service) unconfirmed(ctx context.Context, p *Payment) (*Payment, *Attem
 	if p.Status != PaymentOpen {
 		return p, nil, nil
 	}
-	var waiting *Attempt
-	checked := false
+	// Each live attempt is verified first; the payment is then read once, and its attempts as
+	// they now stand say which one must be confirmed (no read of each attempt on its own).
+	verrs := map[string]error{}
 	for _, a := range p.Attempts {
 		if !a.Status.Live() || (a.PayURL == "" && !s.IsPush(ctx, a)) {
 			continue
 		}
-		checked = true
-		verr := s.verifyShared(ctx, &a, verifyOpts{maxAge: readingMaxAge, capture: true})
-		cur, err := s.Store.FindAttempt(ctx, a.ID)
-		if err != nil {
-			return nil, nil, err
-		}
-		if waiting == nil && cur.Status.Live() &&
-			(verr != nil || cur.Status != AttemptPending || cur.ProviderRef == "") {
-			waiting = cur
-		}
+		verrs[a.ID] = s.verifyShared(ctx, &a, verifyOpts{maxAge: readingMaxAge, capture: true})
 	}
-	if checked {
-		var err error
-		if p, err = s.Payment(ctx, paymentID); err != nil {
-			return nil, nil, err
-		}
-		if p.Status != PaymentOpen {
-			return p, nil, nil
+	if len(verrs) == 0 {
+		return p, nil, nil
+	}
+	p, err := s.Payment(ctx, paymentID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if p.Status != PaymentOpen {
+		return p, nil, nil
+	}
+	var waiting *Attempt
+	for i := range p.Attempts {
+		cur := &p.Attempts[i]
+		verr, checked := verrs[cur.ID]
+		if checked && cur.Status.Live() && (verr != nil || cur.Status != AttemptPending || cur.ProviderRef == "") {
+			waiting = cur
+			break
 		}
 	}
 	return p, waiting, nil
