@@ -92,19 +92,7 @@ func (db *DB) LockRefunds(ctx context.Context, paymentID string, plan func(p *ch
 			return err
 		}
 		rows, err := tx.QueryContext(ctx, `SELECT `+attemptColumns+` FROM attempts WHERE payment_id = ? ORDER BY created_at DESC, id DESC`, paymentID)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			a, err := scanAttempt(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			p.Attempts = append(p.Attempts, *a)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		if p.Attempts, err = collect(rows, err, scanAttempt); err != nil {
 			return err
 		}
 		if p.Refunds, err = paymentRefunds(ctx, tx, paymentID); err != nil {
