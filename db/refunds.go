@@ -168,11 +168,12 @@ func (db *DB) DueRefunds(ctx context.Context, now time.Time, limit int) ([]check
 
 // ClaimRefund implements checkout.RefundStore with a lease column, so that several instances
 // polling one database never ask about the same refund at once, and a crashed holder's lease
-// simply runs out.
+// simply runs out. The claim also requires the refund to be due still: an instance whose
+// listing is older than another's finished check must not ask the provider again at once.
 func (db *DB) ClaimRefund(ctx context.Context, id, owner string, now, until time.Time) (bool, error) {
 	res, err := db.exec(ctx, `UPDATE refunds SET lease_owner = ?, lease_until = ?
-		WHERE id = ? AND status = ? AND (lease_until IS NULL OR lease_until < ?)`,
-		owner, ms(until), id, string(checkout.RefundPending), ms(now))
+		WHERE id = ? AND status = ? AND next_check_at <= ? AND (lease_until IS NULL OR lease_until < ?)`,
+		owner, ms(until), id, string(checkout.RefundPending), ms(now), ms(now))
 	if err = affectedOne(res, err); errors.Is(err, checkout.ErrConflict) {
 		return false, nil
 	}
