@@ -11,16 +11,6 @@ import (
 	"github.com/kassa-pay/kassa/providers"
 )
 
-// lockPaymentSQL reads a payment row inside a write transaction, per dialect. SQLite has one
-// writer (every write transaction begins IMMEDIATE and db.tx admits one at a time), so the
-// plain read already sees a row no one else can change until commit. PostgreSQL lets writers
-// run side by side, so there the row must be locked: concurrent refunds of one payment then
-// wait for each other and each checks what is left after the previous one committed.
-var lockPaymentSQL = map[string]string{
-	"sqlite":   `SELECT ` + paymentColumns + ` FROM payments WHERE id = ?`,
-	"postgres": `SELECT ` + paymentColumns + ` FROM payments WHERE id = ? FOR UPDATE`,
-}
-
 const refundColumns = `id, payment_id, attempt_id, provider, amount, currency, reason, note, status, provider_ref, error,
 	requested_by, checks, next_check_at, succeeded_at, created_at, updated_at`
 
@@ -87,7 +77,7 @@ func (db *DB) FindRefund(ctx context.Context, id string) (*checkout.Refund, erro
 // written before the transaction commits.
 func (db *DB) LockRefunds(ctx context.Context, paymentID string, plan func(p *checkout.Payment) (checkout.RefundChange, error)) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		p, err := scanPayment(tx.QueryRowContext(ctx, lockPaymentSQL[db.Dialect()], paymentID))
+		p, err := scanPayment(tx.QueryRowContext(ctx, db.dialect.lockPayment, paymentID))
 		if err != nil {
 			return err
 		}
