@@ -46,18 +46,8 @@ func (db *DB) claimAttempts(ctx context.Context, query string, now time.Time, ar
 	var out []checkout.Attempt
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, query, append([]any{ms(now.Add(db.lease())), db.owner}, args...)...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			a, err := scanAttempt(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, *a)
-		}
-		return rows.Err()
+		out, err = collect(rows, err, scanAttempt)
+		return err
 	})
 	if err != nil {
 		return nil, err

@@ -21,6 +21,14 @@ type dialect struct {
 	// claiming at the same moment (FOR UPDATE SKIP LOCKED) instead of queueing behind it;
 	// SQLite has one writer, so the claim is atomic as it is.
 	claimDueAttempts, claimStaleCreating, claimExpiredPayments string
+
+	// lockPayment reads a payment row inside a write transaction (LockRefunds). SQLite has one
+	// writer (every write transaction begins IMMEDIATE and db.tx admits one at a time), so the
+	// plain read already sees a row no one else can change until commit. PostgreSQL lets
+	// writers run side by side, so there the row must be locked: concurrent refunds of one
+	// payment then wait for each other and each checks what is left after the previous one
+	// committed.
+	lockPayment string
 }
 
 // migrationsLockKey is the advisory lock id Kassa's migrations hold ("kassa" in ASCII), and
@@ -44,6 +52,7 @@ var sqliteDialect = dialect{
 		SELECT id FROM attempts WHERE ` + staleCreatingWhere + `) RETURNING ` + attemptColumns,
 	claimExpiredPayments: `UPDATE payments SET lease_until = ?, lease_owner = ? WHERE id IN (
 		SELECT id FROM payments WHERE ` + expiredWhere + `) RETURNING id, expires_at`,
+	lockPayment: `SELECT ` + paymentColumns + ` FROM payments WHERE id = ?`,
 }
 
 var postgresDialect = dialect{
@@ -59,4 +68,5 @@ var postgresDialect = dialect{
 		SELECT id FROM attempts WHERE ` + staleCreatingWhere + ` FOR UPDATE SKIP LOCKED) RETURNING ` + attemptColumns,
 	claimExpiredPayments: `UPDATE payments SET lease_until = ?, lease_owner = ? WHERE id IN (
 		SELECT id FROM payments WHERE ` + expiredWhere + ` FOR UPDATE SKIP LOCKED) RETURNING id, expires_at`,
+	lockPayment: `SELECT ` + paymentColumns + ` FROM payments WHERE id = ? FOR UPDATE`,
 }

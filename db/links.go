@@ -86,19 +86,8 @@ func (db *DB) ListLinks(ctx context.Context, clientID string, limit int) ([]chec
 		q, args = q+` WHERE client_id = ?`, append(args, clientID)
 	}
 	rows, err := db.read.QueryContext(ctx, q+` ORDER BY created_at DESC, id DESC LIMIT ?`, append(args, limit)...)
+	out, err := collect(rows, err, scanLink)
 	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []checkout.Link
-	for rows.Next() {
-		l, err := scanLink(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *l)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	ptrs := make([]*checkout.Link, len(out))

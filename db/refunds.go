@@ -11,16 +11,6 @@ import (
 	"github.com/kassa-pay/kassa/providers"
 )
 
-// lockPaymentSQL reads a payment row inside a write transaction, per dialect. SQLite has one
-// writer (every write transaction begins IMMEDIATE and db.tx admits one at a time), so the
-// plain read already sees a row no one else can change until commit. PostgreSQL lets writers
-// run side by side, so there the row must be locked: concurrent refunds of one payment then
-// wait for each other and each checks what is left after the previous one committed.
-var lockPaymentSQL = map[string]string{
-	"sqlite":   `SELECT ` + paymentColumns + ` FROM payments WHERE id = ?`,
-	"postgres": `SELECT ` + paymentColumns + ` FROM payments WHERE id = ? FOR UPDATE`,
-}
-
 const refundColumns = `id, payment_id, attempt_id, provider, amount, currency, reason, note, status, provider_ref, error,
 	requested_by, checks, next_check_at, succeeded_at, created_at, updated_at`
 
@@ -87,24 +77,12 @@ func (db *DB) FindRefund(ctx context.Context, id string) (*checkout.Refund, erro
 // written before the transaction commits.
 func (db *DB) LockRefunds(ctx context.Context, paymentID string, plan func(p *checkout.Payment) (checkout.RefundChange, error)) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		p, err := scanPayment(tx.QueryRowContext(ctx, lockPaymentSQL[db.Dialect()], paymentID))
+		p, err := scanPayment(tx.QueryRowContext(ctx, db.dialect.lockPayment, paymentID))
 		if err != nil {
 			return err
 		}
 		rows, err := tx.QueryContext(ctx, `SELECT `+attemptColumns+` FROM attempts WHERE payment_id = ? ORDER BY created_at DESC, id DESC`, paymentID)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			a, err := scanAttempt(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			p.Attempts = append(p.Attempts, *a)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		if p.Attempts, err = collect(rows, err, scanAttempt); err != nil {
 			return err
 		}
 		if p.Refunds, err = paymentRefunds(ctx, tx, paymentID); err != nil {
@@ -180,11 +158,12 @@ func (db *DB) DueRefunds(ctx context.Context, now time.Time, limit int) ([]check
 
 // ClaimRefund implements checkout.RefundStore with a lease column, so that several instances
 // polling one database never ask about the same refund at once, and a crashed holder's lease
-// simply runs out.
+// simply runs out. The claim also requires the refund to be due still: an instance whose
+// listing is older than another's finished check must not ask the provider again at once.
 func (db *DB) ClaimRefund(ctx context.Context, id, owner string, now, until time.Time) (bool, error) {
 	res, err := db.exec(ctx, `UPDATE refunds SET lease_owner = ?, lease_until = ?
-		WHERE id = ? AND status = ? AND (lease_until IS NULL OR lease_until < ?)`,
-		owner, ms(until), id, string(checkout.RefundPending), ms(now))
+		WHERE id = ? AND status = ? AND next_check_at <= ? AND (lease_until IS NULL OR lease_until < ?)`,
+		owner, ms(until), id, string(checkout.RefundPending), ms(now), ms(now))
 	if err = affectedOne(res, err); errors.Is(err, checkout.ErrConflict) {
 		return false, nil
 	}

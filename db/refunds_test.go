@@ -119,3 +119,35 @@ func TestRefundLease(t *testing.T) {
 		t.Fatalf("stale update: %v, want ErrConflict", err)
 	}
 }
+
+// TestRefundClaimNotDue: an instance that listed a refund as due, and reaches its claim after
+// another instance has checked it (leaving it pending, its next check later, its lease let go),
+// does not take it and ask the provider again before its next check is due.
+func TestRefundClaimNotDue(t *testing.T) {
+	d, _ := open(t)
+	p := paidSeed(t, d)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	r := &checkout.Refund{ID: "ref_1", PaymentID: p.ID, AttemptID: "att_1", Provider: "enkash", Money: checkout.Money{Amount: 50, Currency: "USD"},
+		Reason: checkout.ReasonOther, Status: checkout.RefundPending, NextCheckAt: now, CreatedAt: now, UpdatedAt: now}
+	if err := d.LockRefunds(ctx, p.ID, func(*checkout.Payment) (checkout.RefundChange, error) {
+		return checkout.RefundChange{Insert: r}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := d.ClaimRefund(ctx, r.ID, "a", now, now.Add(time.Minute)); !ok || err != nil {
+		t.Fatalf("first claim: %v %v", ok, err)
+	}
+	if err := d.LockRefunds(ctx, p.ID, func(*checkout.Payment) (checkout.RefundChange, error) {
+		return checkout.RefundChange{Update: &checkout.RefundUpdate{ID: r.ID, From: []checkout.RefundStatus{checkout.RefundPending},
+			To: checkout.RefundPending, Checks: 1, NextCheckAt: now.Add(time.Hour), At: now}}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := d.ClaimRefund(ctx, r.ID, "b", now.Add(time.Second), now.Add(time.Minute)); ok || err != nil {
+		t.Fatalf("a refund checked a moment ago, next due in an hour, was claimed again: %v %v", ok, err)
+	}
+	if ok, err := d.ClaimRefund(ctx, r.ID, "b", now.Add(time.Hour), now.Add(time.Hour+time.Minute)); !ok || err != nil {
+		t.Fatalf("a refund due again could not be claimed: %v %v", ok, err)
+	}
+}
